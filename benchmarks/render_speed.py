@@ -1,0 +1,152 @@
+"""Rendering speed: musegen.render.render against pretty_midi's fluidsynth(), side by side.
+
+Both render the same MIDI files with the same soundfont at 44.1 kHz, in one process, taking
+turns so that machine noise hits both alike. pretty_midi's output is written with the same WAV
+code (as stereo) so both include file writing. Both use a 1 s tail. Prints medians of the
+real-time factor (audio seconds / wall seconds) and writes benchmarks/results/render_speed.json.
+
+    python benchmarks/render_speed.py [--repeats 5] [--soundfont PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+from symusic import Note, Score, Tempo, TimeSignature, Track
+
+from musegen.render import _write_wav, find_soundfont, render
+
+RESULTS = Path(__file__).parent / "results" / "render_speed.json"
+TPQ = 480
+
+
+def _score(qpm: float) -> Score:
+    score = Score(TPQ)
+    score.tempos.append(Tempo(0, qpm))
+    score.time_signatures.append(TimeSignature(0, 4, 4))
+    return score
+
+
+def chorale(bars: int = 32) -> Score:
+    """Four voices (choir-like organ), one chord per beat, fermata-free, 72 qpm."""
+    rng = np.random.default_rng(1)
+    score = _score(72.0)
+    ranges = [(60, 79), (55, 74), (48, 67), (40, 60)]
+    names = ["Soprano", "Alto", "Tenor", "Bass"]
+    tracks = [Track(n, 19, False) for n in names]  # church organ
+    scale = [0, 2, 4, 5, 7, 9, 11]
+    for beat in range(bars * 4):
+        root = scale[int(rng.integers(0, 7))]
+        for (lo, hi), track, offset in zip(ranges, tracks, (4, 7, 0, 0)):
+            pitch = lo + (root + offset - lo) % 12
+            pitch += 12 * int(rng.integers(0, max(1, (hi - pitch) // 12 + 1)))
+            track.notes.append(Note(beat * TPQ, TPQ, min(pitch, hi), 80))
+    score.tracks.extend(tracks)
+    return score
+
+
+def reel(bars: int = 32) -> Score:
+    """A fast single line of eighth notes (fiddle), 200 qpm."""
+    rng = np.random.default_rng(2)
+    score = _score(200.0)
+    track = Track("Fiddle", 40, False)
+    pitch = 67
+    for i in range(bars * 8):
+        pitch = int(np.clip(pitch + rng.choice([-2, -1, 1, 2, 3, -3]), 55, 84))
+        track.notes.append(Note(i * TPQ // 2, TPQ // 2, pitch, 100 if i % 4 == 0 else 80))
+    score.tracks.append(track)
+    return score
+
+
+def piano_drums(bars: int = 16) -> Score:
+    """Piano chords and bass plus a rock beat with eighth-note hi-hats, 110 qpm."""
+    rng = np.random.default_rng(3)
+    score = _score(110.0)
+    piano, drums = Track("Piano", 0, False), Track("Drums", 0, True)
+    for bar in range(bars):
+        root = 48 + int(rng.choice([0, 5, 7, 9]))
+        for beat in range(4):
+            t = (bar * 4 + beat) * TPQ
+            for interval in (12, 16, 19):
+                piano.notes.append(Note(t, TPQ, root + interval, 70))
+            drums.notes.append(Note(t, TPQ // 4, 36 if beat % 2 == 0 else 38, 100))
+            for half in (0, TPQ // 2):
+                drums.notes.append(Note(t + half, TPQ // 4, 42, 80))
+        piano.notes.append(Note(bar * 4 * TPQ, 4 * TPQ, root, 90))
+    score.tracks.extend([piano, drums])
+    return score
+
+
+def _pretty_midi(path: Path, sf2: Path, out: Path) -> float:
+    """pretty_midi's own fluidsynth() plus a WAV write; returns audio seconds."""
+    import pretty_midi
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        audio = pretty_midi.PrettyMIDI(str(path)).fluidsynth(fs=44100, synthesizer=str(sf2))
+    stereo = np.repeat(audio.astype(np.float32)[:, None] * 0.89, 2, axis=1)
+    _write_wav(out, stereo, 44100, 16)
+    return len(audio) / 44100
+
+
+def _musegen(path: Path, sf2: Path, out: Path) -> float:
+    return render(path, out, soundfont=sf2, sample_rate=44100, tail_seconds=1.0)["seconds"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--soundfont", default=None)
+    args = parser.parse_args()
+    sf2 = find_soundfont(args.soundfont)
+    pieces = {"chorale 4 voices, 32 bars": chorale(), "reel 1 voice, 32 bars": reel(),
+              "piano+drums, 16 bars": piano_drums()}
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        for name, score in pieces.items():
+            midi = folder / "piece.mid"
+            score.dump_midi(midi)
+            times: dict[str, list[float]] = {"musegen": [], "pretty_midi": []}
+            audio: dict[str, float] = {}
+            for _ in range(args.repeats):  # alternate, so noise hits both alike
+                for label, fn in (("musegen", _musegen), ("pretty_midi", _pretty_midi)):
+                    began = time.perf_counter()
+                    audio[label] = fn(midi, sf2, folder / f"{label}.wav")
+                    times[label].append(time.perf_counter() - began)
+            med = {k: statistics.median(v) for k, v in times.items()}
+            rtf = {k: audio[k] / med[k] for k in med}
+            rows.append({"piece": name, "tracks": len(score.tracks),
+                         "notes": sum(len(t.notes) for t in score.tracks),
+                         "audio_seconds": audio, "median_wall_seconds": med,
+                         "realtime_factor": rtf,
+                         "speedup": rtf["musegen"] / rtf["pretty_midi"],
+                         "wall_seconds": times})
+    header = f"{'piece':28} {'audio s':>8} {'musegen x RT':>13} {'pretty_midi x RT':>17} {'ratio':>6}"
+    print(f"soundfont: {sf2}   repeats: {args.repeats}   (medians)")
+    print(header)
+    print("-" * len(header))
+    for r in rows:
+        print(f"{r['piece']:28} {r['audio_seconds']['musegen']:8.1f} "
+              f"{r['realtime_factor']['musegen']:13.1f} {r['realtime_factor']['pretty_midi']:17.1f} "
+              f"{r['speedup']:6.2f}")
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps({
+        "benchmark": "render_speed", "soundfont": str(sf2), "repeats": args.repeats,
+        "machine": {"python": platform.python_version(), "machine": platform.machine()},
+        "note": "ratio = realtime factor of musegen / that of pretty_midi (higher is better); "
+                "both write a 16-bit WAV and use a 1 s tail",
+        "rows": rows}, indent=2))
+    print(f"wrote {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,7 @@
+"""python -m musegen"""
+
+import sys
+
+from musegen.cli import main
+
+sys.exit(main())

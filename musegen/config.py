@@ -1,0 +1,113 @@
+"""Training configuration: one dataclass, validated, read from YAML/JSON recipes, overridable.
+
+The model's own config lives in `musegen.model.ModelConfig` (the network imports nothing else)
+and the sampler's in `musegen.sampling.SamplingConfig`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+STRATEGIES = ("auto", "ddp", "ddp_spawn", "fsdp")
+PRECISIONS = ("auto", "32-true", "bf16-mixed", "16-mixed", "bf16-true")
+
+
+@dataclass
+class TrainConfig:
+    """Everything `musegen train` needs; every field is a `--name value` CLI override."""
+
+    data: str = "data/cache"  # token shards written by `musegen tokenize`
+    out: str = "runs/default"  # run folder: logs, Lightning checkpoints
+    size: str = "small"  # tiny | small | base | large
+    context: int | None = None  # overrides of the named size
+    n_layer: int | None = None
+    n_head: int | None = None
+    n_embd: int | None = None
+    dropout: float = 0.0
+    batch_size: int = 16
+    accumulate: int = 1
+    lr: float = 1e-3
+    min_lr_ratio: float = 0.1
+    weight_decay: float = 0.1
+    warmup_steps: int = 200
+    max_steps: int = 5000
+    grad_clip: float = 1.0
+    condition_dropout: float = 0.15  # chance each condition becomes its "any" token
+    style_power: float = 0.5  # 1 = corpus proportions, 0 = every style equally often
+    val_every: int = 250
+    val_windows: int = 256
+    checkpoint_every: int = 250
+    accelerator: str = "auto"
+    devices: str = "auto"
+    num_nodes: int = 1
+    strategy: str = "auto"
+    precision: str = "auto"  # bf16-mixed on GPU, 32-true on CPU
+    compile: bool = False
+    num_workers: int = 0
+    threads: int | None = None  # torch CPU threads; None = all cores
+    seed: int = 0
+    init_from: str | None = None  # checkpoint folder to fine-tune from
+    unconditioned: bool = False  # ablation: always the "any" tokens
+
+    def __post_init__(self) -> None:
+        checks = [
+            ("batch_size", self.batch_size >= 1, ">= 1"),
+            ("accumulate", self.accumulate >= 1, ">= 1"),
+            ("lr", self.lr > 0, "> 0"),
+            ("min_lr_ratio", 0 <= self.min_lr_ratio <= 1, "in [0, 1]"),
+            ("warmup_steps", self.warmup_steps >= 0, ">= 0"),
+            ("max_steps", self.max_steps >= 1, ">= 1"),
+            ("grad_clip", self.grad_clip >= 0, ">= 0"),
+            ("condition_dropout", 0 <= self.condition_dropout <= 1, "in [0, 1]"),
+            ("style_power", 0 <= self.style_power <= 1, "in [0, 1]"),
+            ("val_every", self.val_every >= 1, ">= 1"),
+            ("checkpoint_every", self.checkpoint_every >= 1, ">= 1"),
+            ("num_nodes", self.num_nodes >= 1, ">= 1"),
+            ("strategy", self.strategy in STRATEGIES, f"one of {', '.join(STRATEGIES)}"),
+            ("precision", self.precision in PRECISIONS, f"one of {', '.join(PRECISIONS)}"),
+            ("dropout", 0 <= self.dropout < 1, "in [0, 1)"),
+        ]
+        for name, ok, allowed in checks:
+            if not ok:
+                raise ValueError(f"{name}={getattr(self, name)!r} is invalid: must be {allowed}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> TrainConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"unknown training option(s) {unknown}; valid: {sorted(known)}")
+        return cls(**values)
+
+    @classmethod
+    def from_file(cls, path: str | Path, **overrides) -> TrainConfig:
+        """Read a YAML or JSON recipe, then apply overrides (None values are ignored)."""
+        text = Path(path).read_text()
+        if str(path).endswith((".yaml", ".yml")):
+            import yaml
+
+            values = yaml.safe_load(text) or {}
+        else:
+            values = json.loads(text)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls.from_dict(values)
+
+
+def coerce(name: str, text: str):
+    """Parse a `--name value` override into the field's type."""
+    defaults = TrainConfig()
+    current = getattr(defaults, name)
+    if isinstance(current, bool):
+        return text.lower() in ("1", "true", "yes", "on")
+    if isinstance(current, int) and not isinstance(current, bool):
+        return int(text)
+    if isinstance(current, float):
+        return float(text)
+    if current is None and name in ("context", "n_layer", "n_head", "n_embd", "threads"):
+        return int(text)
+    return text

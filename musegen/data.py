@@ -1,0 +1,293 @@
+"""Token shards and training windows.
+
+`build_shards` tokenizes every manifest piece once into one uint16 memmap plus an index
+(piece -> offset, length, style, mood, split). Windows for training always begin with the
+piece's condition tokens and then a bar line, exactly like a generation prompt.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import multiprocessing
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from musegen.corpus import read_manifest
+from musegen.tokenizer import MuseTokenizer
+
+SPLITS = ("train", "validation", "test")
+IGNORE = -100
+
+
+def assign_splits(rows: list[dict], held_out: float = 0.05) -> dict[str, str]:
+    """Fixed piece-level split, stratified by style: `held_out` each to validation and test.
+
+    Pieces are ordered by a hash of their id, so the split never depends on build order and
+    adding pieces does not move existing ones between splits more than necessary.
+    """
+    by_style: dict[str, list[str]] = {}
+    for r in rows:
+        by_style.setdefault(r["style"], []).append(r["id"])
+    split = {}
+    for ids in by_style.values():
+        ids = sorted(ids, key=lambda i: hashlib.sha256(i.encode()).hexdigest())
+        n = len(ids)
+        n_held = max(1, round(n * held_out)) if n >= 3 else 0
+        for k, piece in enumerate(ids):
+            split[piece] = "test" if k < n_held else "validation" if k < 2 * n_held else "train"
+    return split
+
+
+@dataclass
+class Shards:
+    """Memory-mapped tokens of a corpus and the per-piece index."""
+
+    root: Path
+    tokens: np.ndarray  # (N,) uint16
+    index: list[dict]  # id, offset, length, style, mood, split, notes
+    tokenizer: MuseTokenizer
+
+    @classmethod
+    def open(cls, root: str | Path) -> Shards:
+        root = Path(root)
+        meta = json.loads((root / "index.json").read_text())
+        tokens = np.memmap(root / "tokens.bin", dtype=np.uint16, mode="r")
+        return cls(root, tokens, meta["pieces"], MuseTokenizer.load(root / "tokenizer.json"))
+
+    def pieces(self, split: str) -> list[dict]:
+        return [p for p in self.index if p["split"] == split]
+
+    def piece_tokens(self, piece: dict) -> np.ndarray:
+        return np.asarray(self.tokens[piece["offset"] : piece["offset"] + piece["length"]])
+
+
+def shard_key(tokenizer_path: Path, manifest_path: Path) -> str:
+    """Cache key: the tokenizer's parameters and the manifest's bytes."""
+    digest = hashlib.sha256(tokenizer_path.read_bytes())
+    digest.update(manifest_path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+_worker_tokenizer: MuseTokenizer | None = None
+
+
+def _init_worker(tokenizer_path: str) -> None:
+    global _worker_tokenizer
+    torch.set_num_threads(1)
+    _worker_tokenizer = MuseTokenizer.load(tokenizer_path)
+
+
+def _encode_file(path: str) -> tuple[list[int], str]:
+    from symusic import Score
+
+    try:
+        return _worker_tokenizer.encode(Score(path)), ""
+    except Exception as exc:  # a bad file is skipped and listed, never fatal
+        return [], f"{type(exc).__name__}: {exc}"
+
+
+def build_shards(
+    corpus: Path,
+    out: Path,
+    *,
+    tokenizer: MuseTokenizer | None = None,
+    vocab_size: int = 2000,
+    bpe_files: int = 4000,
+    jobs: int = 2,
+    progress: bool = True,
+) -> Path:
+    """Tokenize `corpus` into `out` (tokens.bin, index.json, tokenizer.json); cached by key.
+
+    Without a tokenizer, one is created for the corpus styles and BPE is trained on (up to
+    `bpe_files` of) the training pieces.
+    """
+    from rich.progress import Progress
+
+    rows = read_manifest(corpus)
+    if not rows:
+        raise ValueError(f"{corpus}/manifest.csv lists no pieces")
+    split = assign_splits(rows)
+    out.mkdir(parents=True, exist_ok=True)
+    tok_path = out / "tokenizer.json"
+    styles = sorted({r["style"] for r in rows})
+    if tokenizer is None and tok_path.exists():
+        previous = MuseTokenizer.load(tok_path)  # BPE is the slow part: reuse when it fits
+        if previous.styles == styles and previous.vocab_size == vocab_size:
+            tokenizer = previous
+    if tokenizer is None:
+        tokenizer = MuseTokenizer.create(styles)
+        train_rows = [r for r in rows if split[r["id"]] == "train"]
+        step = max(1, len(train_rows) // bpe_files)
+        paths = [corpus / r["path"] for r in train_rows[::step]]
+        if vocab_size > tokenizer.vocab_size:
+            tokenizer.train_bpe(paths, vocab_size)
+    if tokenizer.vocab_size > np.iinfo(np.uint16).max:
+        raise ValueError(f"vocabulary of {tokenizer.vocab_size} does not fit uint16 shards")
+    tokenizer.save(tok_path)
+    key = shard_key(tok_path, corpus / "manifest.csv")
+    meta_path = out / "index.json"
+    if meta_path.exists() and json.loads(meta_path.read_text()).get("key") == key:
+        return out
+
+    notes_per_id = note_counts(tokenizer)
+    paths = [str(corpus / r["path"]) for r in rows]
+    ctx = multiprocessing.get_context("fork")
+    results: list[tuple[list[int], str]] = []
+    with (
+        Progress(disable=not progress) as bar,
+        ctx.Pool(max(1, jobs), _init_worker, (str(tok_path),)) as pool,
+    ):
+        task = bar.add_task("tokenizing", total=len(paths))
+        for result in pool.imap(_encode_file, paths, chunksize=16):
+            results.append(result)
+            bar.advance(task)
+
+    pieces, chunks, offset, failures = [], [], 0, []
+    for r, (ids, error) in zip(rows, results, strict=True):
+        if not ids:
+            failures.append({"id": r["id"], "reason": error or "no tokens"})
+            continue
+        arr = np.asarray(ids, dtype=np.uint16)
+        chunks.append(arr)
+        pieces.append({
+            "id": r["id"], "offset": offset, "length": len(arr), "style": r["style"],
+            "mood": r["mood"], "split": split[r["id"]], "notes": int(notes_per_id[arr].sum()),
+            "bars": int(r["bars"]),
+        })  # fmt: skip
+        offset += len(arr)
+    tokens = np.concatenate(chunks) if chunks else np.zeros(0, np.uint16)
+    tmp = out / "tokens.bin.tmp"
+    tokens.tofile(tmp)
+    tmp.replace(out / "tokens.bin")
+    meta = {"key": key, "tokens": int(len(tokens)), "pieces": pieces, "failures": failures}
+    meta_path.with_suffix(".tmp").write_text(json.dumps(meta))
+    meta_path.with_suffix(".tmp").replace(meta_path)
+    return out
+
+
+def note_counts(tokenizer: MuseTokenizer) -> np.ndarray:
+    """Notes (Pitch base tokens) inside each vocabulary id: (V,) int."""
+    return np.array([sum(t.startswith("Pitch_") for t in ts) for ts in tokenizer.base_tokens])
+
+
+# --------------------------------------------------------------------------- windows
+
+
+@dataclass
+class WindowSampler:
+    """Deterministic random training windows: sample k is a pure function of (seed, k).
+
+    That makes resuming exact enough: a resumed run continues at sample k = steps * batch.
+    Styles are balanced by temperature sampling (share ** `style_power`), pieces weighted
+    by length inside a style.
+    """
+
+    shards: Shards
+    split: str
+    context: int
+    condition_dropout: float = 0.1
+    style_power: float = 0.5
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        self.pieces = self.shards.pieces(self.split)
+        if not self.pieces:
+            raise ValueError(f"the {self.split} split holds no pieces")
+        tok = self.shards.tokenizer
+        lengths = np.array([p["length"] for p in self.pieces], dtype=float)
+        styles = [p["style"] for p in self.pieces]
+        style_tokens = {s: lengths[[x == s for x in styles]].sum() for s in set(styles)}
+        total = sum(style_tokens.values())
+        share = {s: (n / total) ** self.style_power for s, n in style_tokens.items()}
+        norm = sum(share.values())
+        weights = np.array([share[s] / norm * l / style_tokens[s] for s, l in zip(styles, lengths)])
+        self.cumulative = np.cumsum(weights / weights.sum())
+        self.starts_bar = tok.starts_bar
+        self.cond = [tok.condition_ids(p["style"], p["mood"]) for p in self.pieces]
+        self.any_style, self.any_mood = tok.condition_ids(None, None)
+        self.pad = tok.pad_id
+        self.eos = tok.eos_id
+
+    def window(self, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """(inputs, targets) of length `context` for sample number k."""
+        rng = np.random.default_rng([self.seed, k])
+        i = int(np.searchsorted(self.cumulative, rng.random(), side="right"))
+        i = min(i, len(self.pieces) - 1)
+        piece = self.pieces[i]
+        ids = self.shards.piece_tokens(piece)
+        body = self.context - 1  # conditions (2) + body + EOS, shifted by one for targets
+        bar_starts = np.flatnonzero(self.starts_bar[ids])
+        candidates = bar_starts[bar_starts <= max(0, len(ids) - body // 2)]
+        start = int(rng.choice(candidates)) if len(candidates) else 0
+        style, mood = self.cond[i]
+        if rng.random() < self.condition_dropout:
+            style = self.any_style
+        if rng.random() < self.condition_dropout:
+            mood = self.any_mood
+        return self._pack([style, mood], ids[start:])
+
+    def _pack(self, cond: list[int], ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        seq = np.concatenate([cond, ids[: self.context - 1], [self.eos]])[: self.context + 1]
+        seq = seq.astype(np.int64)
+        inputs = np.full(self.context, self.pad, dtype=np.int64)
+        targets = np.full(self.context, IGNORE, dtype=np.int64)
+        n = len(seq) - 1
+        inputs[:n] = seq[:-1]
+        targets[:n] = seq[1:]
+        targets[0] = IGNORE  # predicting the mood from the style is not music
+        return inputs, targets
+
+    def evaluation_windows(self, max_windows: int | None = None):
+        """Fixed windows for validation: consecutive chunks of every piece, with its labels."""
+        count = 0
+        for i, piece in enumerate(self.pieces):
+            ids = self.shards.piece_tokens(piece)
+            step = self.context - 2
+            for start in range(0, max(1, len(ids)), step):
+                yield self._pack(self.cond[i], ids[start:]) + (i,)
+                count += 1
+                if max_windows is not None and count >= max_windows:
+                    return
+
+
+class WindowStream(torch.utils.data.IterableDataset):
+    """Endless stream of training windows starting at sample `start`, split across ranks."""
+
+    def __init__(self, sampler: WindowSampler, start: int = 0, rank: int = 0, world: int = 1):
+        self.sampler, self.start, self.rank, self.world = sampler, start, rank, world
+
+    def __iter__(self):
+        info = torch.utils.data.get_worker_info()
+        worker, workers = (info.id, info.num_workers) if info else (0, 1)
+        k = self.start
+        while True:
+            index = (k * self.world + self.rank) * workers + worker
+            x, y = self.sampler.window(index)
+            yield torch.from_numpy(x), torch.from_numpy(y)
+            k += 1
+
+
+class EvalWindows(torch.utils.data.Dataset):
+    """Validation windows, fixed once so every evaluation sees the same tokens."""
+
+    def __init__(self, sampler: WindowSampler, max_windows: int | None = None):
+        self.items = [(x, y) for x, y, _ in sampler.evaluation_windows(max_windows)]
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, i):
+        x, y = self.items[i]
+        return torch.from_numpy(x), torch.from_numpy(y)
+
+
+def tokens_per_bar(shards: Shards) -> float:
+    """Mean tokens per bar over the corpus (a BPE quality measure)."""
+    tokens = sum(p["length"] for p in shards.index)
+    bars = sum(max(1, p["bars"]) for p in shards.index)
+    return tokens / bars if bars else math.nan

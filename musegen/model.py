@@ -1,0 +1,307 @@
+"""A decoder-only transformer for token sequences, with a key/value cache for fast decoding.
+
+Pure torch: this module imports nothing else from musegen and does no file I/O, so training,
+checkpointing and sampling all wrap it. Architecture: tied token embedding, rotary positions
+(RoPE), pre-norm blocks with RMSNorm, causal self-attention through
+``F.scaled_dot_product_attention``, a SwiGLU MLP, and a final RMSNorm. No biases.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+__all__ = ["SIZES", "KVCache", "ModelConfig", "MuseTransformer", "lm_loss"]
+
+# Named sizes; parameter counts depend on the vocabulary (see README / the model card).
+SIZES: dict[str, dict[str, int]] = {
+    "tiny": {"n_layer": 2, "n_head": 2, "n_embd": 64, "context": 256},
+    "small": {"n_layer": 6, "n_head": 6, "n_embd": 288, "context": 512},
+    "base": {"n_layer": 12, "n_head": 8, "n_embd": 512, "context": 1024},
+    "large": {"n_layer": 24, "n_head": 16, "n_embd": 1024, "context": 2048},
+}
+
+
+@dataclass
+class ModelConfig:
+    """Shape of a MuseTransformer; saved beside the weights as JSON."""
+
+    vocab_size: int
+    context: int = 1024
+    n_layer: int = 6
+    n_head: int = 8
+    n_embd: int = 256
+    dropout: float = 0.0
+    rope_base: float = 10000.0
+    norm_eps: float = 1e-5
+
+    def __post_init__(self) -> None:
+        for name in ("vocab_size", "context", "n_layer", "n_head", "n_embd"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"ModelConfig.{name}={value!r}: must be an integer >= 1")
+        if self.n_embd % self.n_head:
+            raise ValueError(
+                f"ModelConfig.n_embd={self.n_embd} must be divisible by n_head={self.n_head}"
+            )
+        if (self.n_embd // self.n_head) % 2:
+            raise ValueError(
+                f"head dimension n_embd/n_head={self.n_embd // self.n_head} must be even "
+                "for rotary embeddings; change n_embd or n_head"
+            )
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"ModelConfig.dropout={self.dropout!r}: must be in [0, 1)")
+        if not self.rope_base > 0:
+            raise ValueError(f"ModelConfig.rope_base={self.rope_base!r}: must be > 0")
+        if not self.norm_eps > 0:
+            raise ValueError(f"ModelConfig.norm_eps={self.norm_eps!r}: must be > 0")
+
+    @property
+    def head_dim(self) -> int:
+        return self.n_embd // self.n_head
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ModelConfig:
+        """Build from a dict (e.g. config.json); unknown or missing keys raise ValueError."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ValueError(f"unknown ModelConfig keys {unknown}; valid keys: {sorted(known)}")
+        if "vocab_size" not in d:
+            raise ValueError("ModelConfig needs 'vocab_size'")
+        return cls(**d)
+
+    @classmethod
+    def from_name(cls, name: str, vocab_size: int, **overrides: Any) -> ModelConfig:
+        """A named size from SIZES (tiny, small, base, large), with optional field overrides."""
+        if name not in SIZES:
+            raise ValueError(f"unknown model size {name!r}; valid sizes: {list(SIZES)}")
+        return cls.from_dict({**SIZES[name], "vocab_size": vocab_size, **overrides})
+
+
+class KVCache:
+    """Preallocated keys and values for every layer, each (B, n_head, max_len, head_dim).
+
+    ``length`` is the number of positions already written; the model appends at ``length``.
+    """
+
+    def __init__(
+        self,
+        n_layer: int,
+        batch_size: int,
+        n_head: int,
+        max_len: int,
+        head_dim: int,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        shape = (batch_size, n_head, max_len, head_dim)
+        self.k = [torch.zeros(shape, device=device, dtype=dtype) for _ in range(n_layer)]
+        self.v = [torch.zeros(shape, device=device, dtype=dtype) for _ in range(n_layer)]
+        self.batch_size = batch_size
+        self.max_len = max_len
+        self.length = 0
+
+    def write(self, layer: int, start: int, k: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:
+        """Store k, v (B, H, T, D) at positions start..start+T-1; return all keys/values so far."""
+        end = start + k.shape[2]
+        self.k[layer][:, :, start:end] = k
+        self.v[layer][:, :, start:end] = v
+        return self.k[layer][:, :, :end], self.v[layer][:, :, :end]  # (B, H, end, D)
+
+    def crop(self, length: int) -> None:
+        """Forget positions from ``length`` on (to roll back a speculative continuation)."""
+        if not 0 <= length <= self.length:
+            raise ValueError(f"crop length {length} must be in [0, {self.length}]")
+        self.length = length
+
+
+def rope_tables(head_dim: int, context: int, base: float) -> tuple[Tensor, Tensor]:
+    """cos and sin tables, each (context, head_dim // 2), computed in float64 then float32."""
+    inv_freq = 1.0 / base ** (torch.arange(0, head_dim, 2, dtype=torch.float64) / head_dim)
+    angles = torch.outer(torch.arange(context, dtype=torch.float64), inv_freq)  # (T, D/2)
+    return angles.cos().float(), angles.sin().float()
+
+
+def apply_rope(x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
+    """Rotate x (B, H, T, D) by position (rotate-half layout); computed in float32."""
+    x1, x2 = x.float().chunk(2, dim=-1)  # (B, H, T, D/2) each
+    cos, sin = cos.float(), sin.float()
+    return torch.cat([x1 * cos - x2 * sin, x1 * sin + x2 * cos], dim=-1).type_as(x)
+
+
+class Attention(nn.Module):
+    """Multi-head causal self-attention with rotary positions and an optional KV cache."""
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.n_head, self.head_dim = cfg.n_head, cfg.head_dim
+        self.qkv = nn.Linear(cfg.n_embd, 3 * cfg.n_embd, bias=False)
+        self.proj = nn.Linear(cfg.n_embd, cfg.n_embd, bias=False)
+        self.dropout = cfg.dropout
+        self.resid_drop = nn.Dropout(cfg.dropout)
+
+    def forward(
+        self, x: Tensor, cos: Tensor, sin: Tensor, cache: KVCache | None, layer: int, start: int
+    ) -> Tensor:
+        B, T, C = x.shape
+        q, k, v = self.qkv(x).split(C, dim=2)  # (B, T, C) each
+        q = q.view(B, T, self.n_head, self.head_dim).transpose(1, 2)  # (B, H, T, D)
+        k = k.view(B, T, self.n_head, self.head_dim).transpose(1, 2)  # (B, H, T, D)
+        v = v.view(B, T, self.n_head, self.head_dim).transpose(1, 2)  # (B, H, T, D)
+        q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
+
+        mask, causal = None, True
+        if cache is not None:
+            k, v = cache.write(layer, start, k, v)  # (B, H, start+T, D)
+            k, v = k.to(q.dtype), v.to(q.dtype)
+            if start > 0:
+                causal = False
+                if T > 1:  # query i sits at start+i and sees keys 0..start+i
+                    mask = torch.ones(T, start + T, dtype=torch.bool, device=x.device)
+                    mask = mask.tril(diagonal=start)
+        y = F.scaled_dot_product_attention(
+            q,
+            k,
+            v,
+            attn_mask=mask,
+            is_causal=causal,
+            dropout_p=self.dropout if self.training else 0.0,
+        )  # (B, H, T, D)
+        y = y.transpose(1, 2).contiguous().view(B, T, C)  # (B, T, C)
+        return self.resid_drop(self.proj(y))
+
+
+class MLP(nn.Module):
+    """SwiGLU feed-forward; hidden width about 8/3 * n_embd, rounded up to a multiple of 64."""
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        hidden = 64 * math.ceil(8 * cfg.n_embd / 3 / 64)
+        self.gate_up = nn.Linear(cfg.n_embd, 2 * hidden, bias=False)
+        self.down = nn.Linear(hidden, cfg.n_embd, bias=False)
+        self.drop = nn.Dropout(cfg.dropout)
+
+    def forward(self, x: Tensor) -> Tensor:
+        gate, up = self.gate_up(x).chunk(2, dim=-1)  # (B, T, hidden) each
+        return self.drop(self.down(F.silu(gate) * up))
+
+
+class Block(nn.Module):
+    """Pre-norm transformer block: x + attn(norm(x)), then x + mlp(norm(x))."""
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.norm1 = nn.RMSNorm(cfg.n_embd, eps=cfg.norm_eps)
+        self.attn = Attention(cfg)
+        self.norm2 = nn.RMSNorm(cfg.n_embd, eps=cfg.norm_eps)
+        self.mlp = MLP(cfg)
+
+    def forward(
+        self, x: Tensor, cos: Tensor, sin: Tensor, cache: KVCache | None, layer: int, start: int
+    ) -> Tensor:
+        x = x + self.attn(self.norm1(x), cos, sin, cache, layer, start)
+        return x + self.mlp(self.norm2(x))
+
+
+class MuseTransformer(nn.Module):
+    """Decoder-only transformer: token ids (B, T) -> next-token logits (B, T, vocab_size)."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.wte = nn.Embedding(config.vocab_size, config.n_embd)
+        self.drop = nn.Dropout(config.dropout)
+        self.blocks = nn.ModuleList(Block(config) for _ in range(config.n_layer))
+        self.norm = nn.RMSNorm(config.n_embd, eps=config.norm_eps)
+        self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
+        self.lm_head.weight = self.wte.weight  # tied: one matrix, counted once
+        cos, sin = rope_tables(config.head_dim, config.context, config.rope_base)
+        self.register_buffer("rope_cos", cos, persistent=False)  # (context, D/2)
+        self.register_buffer("rope_sin", sin, persistent=False)  # (context, D/2)
+
+        self.apply(self._init_weights)
+        resid_std = 0.02 / math.sqrt(2 * config.n_layer)  # GPT-2: residual writes scaled down
+        for name, p in self.named_parameters():
+            if name.endswith(("attn.proj.weight", "mlp.down.weight")):
+                nn.init.normal_(p, mean=0.0, std=resid_std)
+
+    @staticmethod
+    def _init_weights(module: nn.Module) -> None:
+        if isinstance(module, nn.Linear | nn.Embedding):
+            nn.init.normal_(module.weight, mean=0.0, std=0.02)
+
+    def num_parameters(self, exclude_embedding: bool = False) -> int:
+        """Number of parameters, the tied embedding counted once (or not at all)."""
+        n = sum(p.numel() for p in self.parameters())  # parameters() dedupes tied weights
+        return n - self.wte.weight.numel() if exclude_embedding else n
+
+    def new_cache(
+        self,
+        batch_size: int,
+        max_len: int | None = None,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> KVCache:
+        """An empty KV cache for ``batch_size`` rows and ``max_len`` (<= context) positions."""
+        max_len = self.config.context if max_len is None else max_len
+        if not 1 <= max_len <= self.config.context:
+            raise ValueError(f"cache max_len={max_len} must be in [1, {self.config.context}]")
+        if batch_size < 1:
+            raise ValueError(f"cache batch_size={batch_size} must be >= 1")
+        weight = self.wte.weight
+        return KVCache(
+            self.config.n_layer,
+            batch_size,
+            self.config.n_head,
+            max_len,
+            self.config.head_dim,
+            device=weight.device if device is None else device,
+            dtype=weight.dtype if dtype is None else dtype,
+        )
+
+    def forward(self, idx: Tensor, cache: KVCache | None = None) -> Tensor:
+        """Logits (B, T, V) for token ids idx (B, T).
+
+        Without a cache the tokens sit at positions 0..T-1. With one, they sit at
+        cache.length..cache.length+T-1, their keys/values are appended, attention covers every
+        cached position, and cache.length advances by T.
+        """
+        if idx.dim() != 2 or idx.shape[1] == 0:
+            raise ValueError(f"idx must have shape (B, T) with T >= 1, got {tuple(idx.shape)}")
+        B, T = idx.shape
+        start = 0 if cache is None else cache.length
+        if start + T > self.config.context:
+            raise ValueError(
+                f"positions {start}..{start + T - 1} exceed the model context "
+                f"{self.config.context}; crop the sequence to its last {self.config.context} tokens"
+            )
+        if cache is not None:
+            if cache.batch_size != B:
+                raise ValueError(f"cache holds {cache.batch_size} rows but idx has {B}")
+            if start + T > cache.max_len:
+                raise ValueError(f"cache max_len={cache.max_len} too short for {start + T} tokens")
+        cos = self.rope_cos[start : start + T]  # (T, D/2)
+        sin = self.rope_sin[start : start + T]  # (T, D/2)
+        x = self.drop(self.wte(idx))  # (B, T, C)
+        for layer, block in enumerate(self.blocks):
+            x = block(x, cos, sin, cache, layer, start)
+        if cache is not None:
+            cache.length = start + T
+        return self.lm_head(self.norm(x))  # (B, T, V)
+
+
+def lm_loss(logits: Tensor, targets: Tensor, ignore_index: int = -100) -> Tensor:
+    """Mean next-token cross-entropy of logits (B, T, V) against targets (B, T), in float32."""
+    V = logits.shape[-1]
+    return F.cross_entropy(
+        logits.reshape(-1, V).float(), targets.reshape(-1), ignore_index=ignore_index
+    )  # over (B*T, V)

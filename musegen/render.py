@@ -1,0 +1,429 @@
+"""Offline, sample-accurate FluidSynth rendering of a score to WAV, with optional stems.
+
+Events are placed on exact sample indices from the score's tempo map, and FluidSynth writes
+float audio straight into one preallocated buffer between events: no audio driver, no
+real-time clock, no per-sample Python work.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import importlib.util
+import math
+import os
+import re
+import tempfile
+import time
+import wave
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from symusic import Score
+
+from musegen.errors import InputError, RenderError
+
+SAMPLE_RATES = (44100, 48000)
+BIT_DEPTHS = (16, 24)
+SOUNDFONT_ENV = "MUSEGEN_SOUNDFONT"
+# General MIDI soundfonts that distributions and Homebrew install, most complete first.
+SYSTEM_SOUNDFONTS: tuple[str, ...] = (
+    "/usr/share/sounds/sf2/FluidR3_GM.sf2",
+    "/usr/share/soundfonts/FluidR3_GM.sf2",
+    "/usr/share/soundfonts/default.sf2",
+    "/usr/share/sounds/sf2/default-GM.sf2",
+    "/usr/share/sounds/sf2/TimGM6mb.sf2",
+    "/opt/homebrew/share/soundfonts/default.sf2",
+    "/opt/homebrew/share/fluid-synth/sf2/VintageDreamsWaves-v2.sf2",
+    "/usr/local/share/soundfonts/default.sf2",
+    "/usr/local/share/fluid-synth/sf2/VintageDreamsWaves-v2.sf2",
+)
+INSTALL_HINT = (
+    "install the FluidSynth library (`apt-get install libfluidsynth3` on Debian/Ubuntu, "
+    "`brew install fluid-synth` on macOS) and `pip install pyfluidsynth`"
+)
+SYNTH_GAIN = 0.3  # modest, so dense pieces keep headroom; the mix is normalised afterwards
+PEAK_DBFS = -1.0  # normalisation target
+DRUM_CHANNEL = 9
+CHUNK_SECONDS = 1.0  # longest single write between events (bounds progress-report gaps)
+WRITE_FRAMES = 1 << 18  # frames converted to PCM at a time
+
+Progress = Callable[[float], None]
+
+
+# ---------------------------------------------------------------------------------------------
+# Soundfont and library lookup
+
+
+def _check_soundfont(path: Path, origin: str) -> Path:
+    """Return `path` if it is a readable SF2 file (RIFF form type `sfbk`), else raise."""
+    hint = f"pass soundfont=PATH or set {SOUNDFONT_ENV} to a General MIDI .sf2 file"
+    if not path.exists():
+        raise RenderError(f"Soundfont {path} (from {origin}) does not exist: {hint}.")
+    if not path.is_file():
+        raise RenderError(f"Soundfont {path} (from {origin}) is not a file: {hint}.")
+    try:
+        with path.open("rb") as f:
+            head = f.read(12)
+    except OSError as e:
+        raise RenderError(f"Soundfont {path} cannot be read ({e.strerror}): {hint}.") from e
+    if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"sfbk":
+        raise RenderError(
+            f"{path} (from {origin}) is not an SF2 soundfont (no RIFF/sfbk header): {hint}."
+        )
+    return path
+
+
+def _pretty_midi_soundfont() -> Path | None:
+    """The TimGM6mb.sf2 shipped inside the pretty_midi package, found without importing it."""
+    spec = importlib.util.find_spec("pretty_midi")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    for folder in spec.submodule_search_locations:
+        candidate = Path(folder) / "TimGM6mb.sf2"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def find_soundfont(explicit: str | Path | None = None) -> Path:
+    """The soundfont to use: `explicit`, else $MUSEGEN_SOUNDFONT, else a system GM soundfont,
+    else pretty_midi's TimGM6mb.sf2. An explicit or environment choice that is invalid raises
+    rather than silently falling back."""
+    if explicit is not None:
+        return _check_soundfont(Path(explicit).expanduser(), "the soundfont argument")
+    env = os.environ.get(SOUNDFONT_ENV, "").strip()
+    if env:
+        return _check_soundfont(Path(env).expanduser(), f"${SOUNDFONT_ENV}")
+    for candidate in SYSTEM_SOUNDFONTS:
+        path = Path(candidate)
+        if path.is_file():
+            try:
+                return _check_soundfont(path, "the system")
+            except RenderError:
+                continue
+    bundled = _pretty_midi_soundfont()
+    if bundled is not None:
+        return _check_soundfont(bundled, "pretty_midi")
+    raise RenderError(
+        f"No General MIDI soundfont found: pass soundfont=PATH, set {SOUNDFONT_ENV}, "
+        "or install one (`apt-get install fluid-soundfont-gm`, or `pip install pretty_midi`)."
+    )
+
+
+def _load_fluidsynth() -> Any:
+    """Import pyfluidsynth lazily; it raises ImportError/OSError when libfluidsynth is absent."""
+    try:
+        import fluidsynth
+    except (ImportError, OSError) as e:
+        raise RenderError(f"FluidSynth is not available ({e}): {INSTALL_HINT}.") from e
+    return fluidsynth
+
+
+def fluidsynth_available() -> bool:
+    """True when pyfluidsynth and the FluidSynth C library can be loaded."""
+    try:
+        _load_fluidsynth()
+    except RenderError:
+        return False
+    return True
+
+
+# ---------------------------------------------------------------------------------------------
+# Score -> sorted event arrays
+
+# Event kinds, in the order they are applied at the same sample: offs before ons.
+OFF, CONTROL, BEND, ON = 0, 1, 2, 3
+
+
+def _load_score(midi: str | Path | Score) -> Score:
+    if isinstance(midi, (str, Path)):
+        path = Path(midi).expanduser()
+        if not path.is_file():
+            raise InputError(f"MIDI file {path} does not exist: pass the path of a .mid file.")
+        try:
+            return Score(path)
+        except Exception as e:  # symusic raises RuntimeError/ValueError on broken files
+            raise InputError(f"Cannot read {path} as MIDI ({e}): check the file.") from e
+    if isinstance(midi, Score):
+        return midi if "Tick" in str(midi.ttype) else midi.to("tick")
+    raise InputError(f"Cannot render a {type(midi).__name__}: pass a MIDI path or a Score.")
+
+
+def _ticks_to_seconds(score: Score) -> Callable[[np.ndarray], np.ndarray]:
+    """A vectorised tick -> seconds function from the tempo map, in float64 (exact to a sample)."""
+    tempos = score.tempos.numpy()
+    order = np.argsort(tempos["time"], kind="stable")
+    ticks = tempos["time"][order].astype(np.int64)
+    mspq = tempos["mspq"][order].astype(np.float64)
+    keep = np.append(ticks[1:] != ticks[:-1], True)[: len(ticks)]  # last tempo at a tick wins
+    ticks, mspq = ticks[keep], mspq[keep]
+    if len(ticks) == 0 or ticks[0] > 0:  # MIDI's 120 qpm until the first tempo
+        ticks, mspq = np.insert(ticks, 0, 0), np.insert(mspq, 0, 500000.0)
+    sec_per_tick = mspq / 1e6 / score.ticks_per_quarter
+    starts = np.concatenate([[0.0], np.cumsum(np.diff(ticks) * sec_per_tick[:-1])])
+
+    def convert(t: np.ndarray) -> np.ndarray:
+        t = np.asarray(t, dtype=np.int64)
+        i = np.searchsorted(ticks, t, side="right") - 1
+        return starts[i] + (t - ticks[i]) * sec_per_tick[i]
+
+    return convert
+
+
+def _channels(score: Score) -> list[int]:
+    """One channel per track: drums on 9 (first kit), melodic tracks on the others.
+
+    The synth has 256 channels, so channels are only reused beyond 255 tracks.
+    """
+    free = [c for c in range(256) if c != DRUM_CHANNEL]
+    out, k, drum_taken = [], 0, False
+    for track in score.tracks:
+        if track.is_drum and not drum_taken:
+            out.append(DRUM_CHANNEL)
+            drum_taken = True
+        else:
+            out.append(free[k % len(free)])
+            k += 1
+    return out
+
+
+def _track_events(track: Any, channel: int, to_samples: Callable) -> np.ndarray:
+    """(n, 5) int64 rows of sample, kind, channel, a, b for one track's notes, CCs and bends."""
+    notes = track.notes.numpy()
+    rows = []
+    if len(notes["time"]):
+        start = notes["time"].astype(np.int64)
+        on = to_samples(start)
+        off = np.maximum(to_samples(start + notes["duration"]), on + 1)  # no zero-length notes
+        pitch = notes["pitch"].astype(np.int64) & 0x7F
+        vel = np.clip(notes["velocity"].astype(np.int64), 1, 127)
+        rows.append(np.stack([on, np.full_like(on, ON), np.full_like(on, channel), pitch, vel], 1))
+        rows.append(np.stack([off, np.full_like(off, OFF), np.full_like(off, channel), pitch,
+                              np.zeros_like(off)], 1))
+    cc = track.controls.numpy()
+    if len(cc["time"]):
+        t = to_samples(cc["time"])
+        number, value = cc["number"].astype(np.int64), cc["value"].astype(np.int64)
+        keep = (number != 0) & (number != 32)  # bank select: programs are selected explicitly
+        rows.append(np.stack([t, np.full_like(t, CONTROL), np.full_like(t, channel),
+                              number, value], 1)[keep])
+    pb = track.pitch_bends.numpy()
+    if len(pb["time"]):
+        t = to_samples(pb["time"])
+        value = np.clip(pb["value"].astype(np.int64) + 8192, 0, 16383)
+        rows.append(np.stack([t, np.full_like(t, BEND), np.full_like(t, channel), value,
+                              np.zeros_like(t)], 1))
+    if not rows:
+        return np.zeros((0, 5), dtype=np.int64)
+    return np.concatenate(rows)
+
+
+# ---------------------------------------------------------------------------------------------
+# Synthesis
+
+
+def _write_float_fn(fluidsynth: Any) -> Callable:
+    """fluid_synth_write_float with our own prototype (pyfluidsynth only wraps the s16 one)."""
+    proto = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p,
+                             ctypes.c_int, ctypes.c_int, ctypes.c_void_p, ctypes.c_int,
+                             ctypes.c_int)
+    return proto(("fluid_synth_write_float", fluidsynth._fl))
+
+
+def _synthesise(
+    fluidsynth: Any,
+    soundfont: Path,
+    sample_rate: int,
+    programs: list[tuple[int, int, bool]],
+    events: np.ndarray,
+    total: int,
+    report: Callable[[float], None],
+) -> np.ndarray:
+    """Render sorted `events` into a (total, 2) float32 buffer with one fresh synth.
+
+    Args:
+        programs: (channel, program, is_drum) to select before the first event.
+        events: (n, 5) rows sorted by sample then kind.
+        report: called with the fraction of this pass done.
+    """
+    out = np.zeros((total, 2), dtype=np.float32)
+    synth = fluidsynth.Synth(gain=SYNTH_GAIN, samplerate=float(sample_rate))
+    try:
+        sfid = synth.sfload(str(soundfont))
+        if sfid < 0:
+            raise RenderError(f"FluidSynth could not load {soundfont}: pass a valid .sf2 file.")
+        for channel, program, is_drum in programs:
+            bank = 128 if is_drum else 0
+            if synth.program_select(channel, sfid, bank, program) < 0:
+                synth.program_select(channel, sfid, bank, 0)  # preset missing: bank's first
+        ptr, base = synth.synth, out.ctypes.data
+        write = _write_float_fn(fluidsynth)
+        noteon, noteoff = fluidsynth.fluid_synth_noteon, fluidsynth.fluid_synth_noteoff
+        cc, bend = fluidsynth.fluid_synth_cc, fluidsynth.fluid_synth_pitch_bend
+        chunk = int(CHUNK_SECONDS * sample_rate)
+        pos = 0
+
+        def advance(to: int) -> None:
+            nonlocal pos
+            while pos < to:
+                n = min(to - pos, chunk)
+                address = base + pos * 8  # 2 float32 per frame, interleaved L R
+                write(ptr, n, address, 0, 2, address, 1, 2)
+                pos += n
+                if n == chunk:
+                    report(pos / total)
+
+        for sample, kind, channel, a, b in events[events[:, 0] < total].tolist():
+            if sample > pos:
+                advance(sample)
+            if kind == ON:
+                noteon(ptr, channel, a, b)
+            elif kind == OFF:
+                noteoff(ptr, channel, a)
+            elif kind == CONTROL:
+                cc(ptr, channel, a, b)
+            else:
+                bend(ptr, channel, a)
+        advance(total)
+        report(1.0)
+    finally:
+        synth.delete()
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# WAV output
+
+
+def _pcm_bytes(audio: np.ndarray, bit_depth: int) -> bytes:
+    """Interleaved little-endian PCM bytes for float audio in [-1, 1]."""
+    full = 2 ** (bit_depth - 1) - 1
+    ints = np.clip(np.rint(audio.astype(np.float64) * full), -full - 1, full).astype("<i4")
+    if bit_depth == 16:
+        return ints.astype("<i2").tobytes()
+    return ints.reshape(-1, 1).view(np.uint8)[:, :3].tobytes()  # low 3 bytes of each int32
+
+
+def _write_wav(path: Path, audio: np.ndarray, sample_rate: int, bit_depth: int) -> None:
+    """Write stereo WAV atomically: a temporary file in the same folder, then os.replace."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f, wave.open(f, "wb") as w:
+            w.setnchannels(2)
+            w.setsampwidth(bit_depth // 8)
+            w.setframerate(sample_rate)
+            for start in range(0, len(audio), WRITE_FRAMES):  # bounded temporary memory
+                w.writeframes(_pcm_bytes(audio[start : start + WRITE_FRAMES], bit_depth))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _safe_name(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_-]+", "_", name).strip("_")[:40] or "track"
+
+
+# ---------------------------------------------------------------------------------------------
+# Public entry point
+
+
+def render(
+    midi: str | Path | Score,
+    out_wav: str | Path,
+    *,
+    soundfont: str | Path | None = None,
+    sample_rate: int = 44100,
+    bit_depth: int = 16,
+    tail_seconds: float = 2.0,
+    stems_dir: str | Path | None = None,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    """Render a MIDI file or Score to a stereo WAV, peak-normalised to -1 dBFS.
+
+    Args:
+        soundfont: .sf2 to use; see `find_soundfont` for the default.
+        tail_seconds: silence after the last note-off, for releases and reverb.
+        stems_dir: also write each track alone as `<index>-<name>.wav` (same length, same gain
+            as the mix, so the stems sum to the mix).
+        progress: called with the fraction done (0..1), e.g. to drive a progress bar.
+
+    Returns:
+        path, seconds, samples, sample_rate, bit_depth, peak_db (None when silent),
+        soundfont, stems (list of paths) and render_seconds.
+    """
+    began = time.perf_counter()
+    if sample_rate not in SAMPLE_RATES:
+        raise InputError(f"sample_rate {sample_rate} is not supported: use one of {SAMPLE_RATES}.")
+    if bit_depth not in BIT_DEPTHS:
+        raise InputError(f"bit_depth {bit_depth} is not supported: use one of {BIT_DEPTHS}.")
+    if not (math.isfinite(tail_seconds) and 0 <= tail_seconds <= 60):
+        raise InputError(f"tail_seconds {tail_seconds} is out of range: use 0 to 60 seconds.")
+    sf_path = find_soundfont(soundfont)
+    fluidsynth = _load_fluidsynth()
+    score = _load_score(midi)
+    out_path = Path(out_wav).expanduser()
+
+    to_seconds = _ticks_to_seconds(score)
+
+    def to_samples(ticks: np.ndarray) -> np.ndarray:
+        return np.rint(to_seconds(ticks) * sample_rate).astype(np.int64)
+
+    channels = _channels(score)
+    per_track = [_track_events(t, c, to_samples) for t, c in zip(score.tracks, channels)]
+    note_ends = [t.end() for t in score.tracks if len(t.notes)]
+    music_end = int(to_samples(np.array([max(note_ends)]))[0]) if note_ends else 0
+    total = max(1, music_end + round(tail_seconds * sample_rate))
+    programs = [(c, int(t.program) & 0x7F, bool(t.is_drum)) for t, c in zip(score.tracks, channels)]
+
+    # One pass for the mix, or one per track when stems are wanted (their sum is the mix:
+    # FluidSynth's voices, reverb and chorus are linear, and every track has its own channel).
+    groups = [[i] for i in range(len(per_track))] if stems_dir is not None else [
+        list(range(len(per_track)))]
+    parts: list[np.ndarray] = []
+    for g, members in enumerate(groups):
+        events = np.concatenate([per_track[i] for i in members] or [np.zeros((0, 5), np.int64)])
+        events = events[np.lexsort((events[:, 1], events[:, 0]))]
+
+        def report(fraction: float, g: int = g) -> None:
+            if progress is not None:
+                progress(min(1.0, (g + fraction) / len(groups)))
+
+        parts.append(_synthesise(fluidsynth, sf_path, sample_rate,
+                                 [programs[i] for i in members], events, total, report))
+    if not parts:  # no tracks at all: silence
+        parts.append(np.zeros((total, 2), dtype=np.float32))
+        if progress is not None:
+            progress(1.0)
+    mix = parts[0].copy() if stems_dir is not None else parts[0]  # stems keep their parts
+    for part in parts[1:]:
+        mix += part
+
+    peak = max(float(np.max(np.abs(p))) for p in [mix, *parts])
+    target = 10 ** (PEAK_DBFS / 20)
+    gain = target / peak if peak > 0 else 1.0
+
+    stems: list[str] = []
+    if stems_dir is not None:
+        folder = Path(stems_dir).expanduser()
+        for i, (track, part) in enumerate(zip(score.tracks, parts)):
+            stem = folder / f"{i:02d}-{_safe_name(track.name)}.wav"
+            _write_wav(stem, part * gain, sample_rate, bit_depth)
+            stems.append(str(stem))
+    mix *= gain
+    _write_wav(out_path, mix, sample_rate, bit_depth)
+    mix_peak = float(np.max(np.abs(mix)))
+    return {
+        "path": str(out_path),
+        "seconds": total / sample_rate,
+        "samples": total,
+        "sample_rate": sample_rate,
+        "bit_depth": bit_depth,
+        "peak_db": round(20 * math.log10(mix_peak), 2) if mix_peak > 0 else None,
+        "soundfont": str(sf_path),
+        "stems": stems,
+        "render_seconds": time.perf_counter() - began,
+    }

@@ -1,0 +1,166 @@
+"""The miditok REMI tokenizer with Style_* / Mood_* condition tokens, trained with BPE.
+
+REMI's Bar and Position tokens let the sampler count bars and land on the grid; Program tokens
+put every track in one stream; TimeSig and Tempo tokens carry the meter and tempo.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+import miditok
+import numpy as np
+from symusic import Score
+
+from musegen.labels import MOODS
+
+ANY = "any"
+STYLE = "Style"
+MOOD = "Mood"
+
+# Meters the corpus uses (and most DAW material): denominator -> numerators.
+TIME_SIGNATURES = {
+    2: [1, 2, 3, 4, 6, 8],
+    4: [1, 2, 3, 4, 5, 6, 7, 8, 9, 12],
+    8: [2, 3, 4, 5, 6, 7, 9, 11, 12, 15],
+    16: [5, 7, 9, 13, 15],
+}
+
+
+def tokenizer_config(styles: Sequence[str], moods: Sequence[str] = MOODS) -> miditok.TokenizerConfig:
+    """REMI + programs in one stream, tempo and meter tokens, 8 velocities, conditions."""
+    for name in [*styles, *moods]:
+        if "_" in name or " " in name or not name:
+            raise ValueError(f"style/mood names may not be empty or hold '_' or spaces: {name!r}")
+    specials = ["PAD", "BOS", "EOS"]
+    specials += [f"{STYLE}_{s}" for s in [*sorted(styles), ANY]]
+    specials += [f"{MOOD}_{m}" for m in [*moods, ANY]]
+    return miditok.TokenizerConfig(
+        pitch_range=(21, 109),
+        # 12 steps per beat hold sixteenths and eighth/sixteenth triplets (fiddle ornaments).
+        beat_res={(0, 4): 12, (4, 12): 4},
+        num_velocities=8,
+        special_tokens=specials,
+        use_programs=True,
+        one_token_stream_for_programs=True,
+        use_tempos=True,
+        num_tempos=24,
+        tempo_range=(40, 250),
+        log_tempos=True,
+        use_time_signatures=True,
+        time_signature_range=TIME_SIGNATURES,
+        remove_duplicated_notes=True,
+        encode_ids_split="bar",
+    )
+
+
+@dataclass
+class MuseTokenizer:
+    """A trained miditok REMI tokenizer plus the id lookups that sampling needs."""
+
+    remi: miditok.REMI
+
+    # ------------------------------------------------------------------ creation / files
+    @classmethod
+    def create(cls, styles: Sequence[str], moods: Sequence[str] = MOODS) -> MuseTokenizer:
+        return cls(miditok.REMI(tokenizer_config(styles, moods)))
+
+    @classmethod
+    def load(cls, path: str | Path) -> MuseTokenizer:
+        return cls(miditok.REMI(params=Path(path)))
+
+    def save(self, path: str | Path) -> Path:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.remi.save(path)
+        return path
+
+    def train_bpe(self, midi_paths: Sequence[Path], vocab_size: int) -> None:
+        """Learn BPE merges on the base tokens of these files (merges stay inside a bar)."""
+        self.remi.train(vocab_size=vocab_size, model="BPE", files_paths=list(midi_paths))
+        self.__dict__.pop("base_tokens", None)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, MuseTokenizer) and self.remi == other.remi
+
+    # ------------------------------------------------------------------ vocabulary
+    @property
+    def vocab_size(self) -> int:
+        return len(self.remi)
+
+    @property
+    def styles(self) -> list[str]:
+        return self._condition_names(STYLE)
+
+    @property
+    def moods(self) -> list[str]:
+        return self._condition_names(MOOD)
+
+    def _condition_names(self, kind: str) -> list[str]:
+        names = [t.split("_", 1)[1] for t in self.remi.special_tokens if t.startswith(kind + "_")]
+        return [n for n in names if n != ANY]
+
+    def token_id(self, base_token: str) -> int:
+        """Id of a special (condition) token, e.g. "Style_chorale"; these are never merged."""
+        return self.remi.vocab[base_token]
+
+    def condition_ids(self, style: str | None, mood: str | None) -> list[int]:
+        """[Style_x, Mood_y]; None means the "any" token. Unknown names raise ValueError."""
+        for kind, value, valid in ((STYLE, style, self.styles), (MOOD, mood, self.moods)):
+            if value is not None and value not in valid:
+                raise ValueError(
+                    f"unknown {kind.lower()} {value!r}; this checkpoint knows: {', '.join(valid)}"
+                )
+        return [
+            self.token_id(f"{STYLE}_{style or ANY}"),
+            self.token_id(f"{MOOD}_{mood or ANY}"),
+        ]
+
+    @property
+    def pad_id(self) -> int:
+        return self.remi.pad_token_id
+
+    @property
+    def eos_id(self) -> int:
+        return self.remi.vocab["EOS_None"]
+
+    @cached_property
+    def base_tokens(self) -> list[list[str]]:
+        """For each id of the (BPE) vocabulary, the base tokens it stands for."""
+        if not self.remi.is_trained:
+            inverse = {i: t for t, i in self.remi.vocab.items()}
+            return [[inverse[i]] for i in range(len(inverse))]
+        model = self.remi._model
+        learned = self.remi._vocab_learned_bytes_to_tokens
+        return [learned[model.id_to_token(i)] for i in range(model.get_vocab_size())]
+
+    @cached_property
+    def bar_count(self) -> np.ndarray:
+        """Number of Bar base tokens inside each id: (V,) int."""
+        return np.array([sum(t.startswith("Bar_") for t in ts) for ts in self.base_tokens])
+
+    @cached_property
+    def starts_bar(self) -> np.ndarray:
+        """Ids whose first base token is a Bar: (V,) bool; windows and prompts start there."""
+        return np.array([bool(ts) and ts[0].startswith("Bar_") for ts in self.base_tokens])
+
+    # ------------------------------------------------------------------ encode / decode
+    def encode(self, score: Score) -> list[int]:
+        """Piece tokens (BPE ids) of a score, without condition tokens."""
+        seq = self.remi.encode(score)
+        seq = seq[0] if isinstance(seq, list) else seq
+        return list(seq.ids)
+
+    def decode(self, ids: Iterable[int]) -> Score:
+        """A symusic Score (at the tokenizer's own ticks per quarter) from piece token ids."""
+        specials = set(self.remi.special_tokens_ids)
+        ids = [int(i) for i in ids if int(i) not in specials]
+        return self.remi.decode(ids) if ids else Score(self.remi.time_division)
+
+    def to_base(self, ids: Iterable[int]) -> list[str]:
+        """Base token strings of a sequence of ids (for grammar checks and debugging)."""
+        table = self.base_tokens
+        return [t for i in ids for t in table[int(i)]]

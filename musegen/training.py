@@ -1,0 +1,268 @@
+"""Lightning training: the LightningModule, the data module over token shards, and fit().
+
+Scaling out is Lightning's job: `--devices`, `--num-nodes` and `--strategy ddp|fsdp` go
+straight to the Trainer, so torchrun or SLURM launch the same command on a cluster.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from pathlib import Path
+
+import lightning as L
+import numpy as np
+import torch
+import torch.nn.functional as F
+from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
+from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+
+from musegen.config import TrainConfig
+from musegen.data import IGNORE, EvalWindows, Shards, WindowSampler, WindowStream, note_counts
+from musegen.model import ModelConfig, MuseTransformer
+
+
+def model_config_for(train: TrainConfig, vocab_size: int) -> ModelConfig:
+    """The named size with the recipe's overrides."""
+    overrides = {
+        k: getattr(train, k) for k in ("context", "n_layer", "n_head", "n_embd")
+        if getattr(train, k) is not None
+    }  # fmt: skip
+    return ModelConfig.from_name(train.size, vocab_size, dropout=train.dropout, **overrides)
+
+
+def lr_factor(step: int, warmup: int, total: int, min_ratio: float) -> float:
+    """Linear warm-up, then cosine decay to `min_ratio` of the peak."""
+    if step < warmup:
+        return (step + 1) / (warmup + 1)
+    progress = min(1.0, (step - warmup) / max(1, total - warmup))
+    return min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+class MuseLM(L.LightningModule):
+    """Next-token prediction over condition-prefixed windows."""
+
+    def __init__(self, model_config: dict, train_config: dict):
+        super().__init__()
+        self.save_hyperparameters()  # plain dicts: checkpoints load with weights_only=True
+        self.model_config = ModelConfig.from_dict(model_config)
+        self.train_config = TrainConfig.from_dict(train_config)
+        self.model = MuseTransformer(self.model_config)
+        self._val: list[torch.Tensor] = []
+
+    def configure_model(self) -> None:
+        if self.train_config.compile:
+            self.model = torch.compile(self.model)
+
+    def forward(self, idx: torch.Tensor) -> torch.Tensor:
+        return self.model(idx)
+
+    def _loss(self, batch) -> tuple[torch.Tensor, torch.Tensor]:
+        x, y = batch
+        logits = self.model(x)  # (B, T, V)
+        nats = F.cross_entropy(
+            logits.flatten(0, 1).float(), y.flatten(), ignore_index=IGNORE, reduction="none"
+        ).view_as(y)  # (B, T)
+        return nats, y
+
+    def training_step(self, batch, batch_idx):
+        nats, y = self._loss(batch)
+        loss = nats.sum() / (y != IGNORE).sum().clamp(min=1)
+        self.log("train_loss", loss, prog_bar=True)
+        return loss
+
+    def validation_step(self, batch, batch_idx):
+        nats, y = self._loss(batch)
+        table = self.trainer.datamodule.notes_per_id.to(y.device)
+        notes = table[y.clamp(min=0)] * (y != IGNORE)
+        self._val.append(torch.stack([nats.sum(), (y != IGNORE).sum(), notes.sum()]).double())
+
+    def on_validation_epoch_end(self):
+        if not self._val:
+            return
+        total = torch.stack(self._val).sum(0)
+        self._val.clear()
+        total = self.trainer.strategy.reduce(total, reduce_op="sum")
+        self.log("val_loss", total[0] / total[1].clamp(min=1), prog_bar=True, sync_dist=False)
+        bits_per_note = total[0] / math.log(2) / total[2].clamp(min=1)
+        self.log("val_bits_per_note", bits_per_note, sync_dist=False)
+
+    def configure_optimizers(self):
+        cfg = self.train_config
+        decay = [p for p in self.parameters() if p.requires_grad and p.dim() >= 2]
+        no_decay = [p for p in self.parameters() if p.requires_grad and p.dim() < 2]
+        groups = [
+            {"params": decay, "weight_decay": cfg.weight_decay},
+            {"params": no_decay, "weight_decay": 0.0},
+        ]
+        fused = torch.cuda.is_available() and self.device.type == "cuda"
+        optimizer = torch.optim.AdamW(groups, lr=cfg.lr, betas=(0.9, 0.95), fused=fused)
+        schedule = torch.optim.lr_scheduler.LambdaLR(
+            optimizer,
+            lambda step: lr_factor(step, cfg.warmup_steps, cfg.max_steps, cfg.min_lr_ratio),
+        )
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
+
+
+class ShardData(L.LightningDataModule):
+    """Training windows streamed from the shards; fixed validation windows."""
+
+    def __init__(self, train_config: TrainConfig, context: int):
+        super().__init__()
+        self.cfg, self.context = train_config, context
+
+    def setup(self, stage: str | None = None) -> None:
+        cfg = self.cfg
+        self.shards = Shards.open(cfg.data)
+        dropout = 1.0 if cfg.unconditioned else cfg.condition_dropout
+        self.train_sampler = WindowSampler(
+            self.shards, "train", self.context, dropout, cfg.style_power, cfg.seed
+        )
+        val_sampler = WindowSampler(self.shards, "validation", self.context, 0.0, seed=cfg.seed)
+        if cfg.unconditioned:
+            any_ids = self.shards.tokenizer.condition_ids(None, None)
+            val_sampler.cond = [any_ids for _ in val_sampler.cond]
+        self.val = EvalWindows(val_sampler, cfg.val_windows)
+        self.notes_per_id = torch.from_numpy(note_counts(self.shards.tokenizer))
+
+    def train_dataloader(self):
+        # Resuming: global_step is restored before the loader is built, so the stream picks
+        # up at the sample where the interrupted run stopped.
+        trainer = self.trainer
+        start = trainer.global_step * self.cfg.batch_size * self.cfg.accumulate
+        stream = WindowStream(
+            self.train_sampler, start, trainer.global_rank, trainer.world_size
+        )
+        return torch.utils.data.DataLoader(
+            stream, batch_size=self.cfg.batch_size, num_workers=self.cfg.num_workers,
+            worker_init_fn=_one_thread, persistent_workers=self.cfg.num_workers > 0,
+        )  # fmt: skip
+
+    def val_dataloader(self):
+        return torch.utils.data.DataLoader(self.val, batch_size=self.cfg.batch_size)
+
+
+def _one_thread(_: int) -> None:
+    torch.set_num_threads(1)
+
+
+def resolve_precision(cfg: TrainConfig) -> str:
+    if cfg.precision != "auto":
+        return cfg.precision
+    on_gpu = torch.cuda.is_available() and cfg.accelerator in ("auto", "gpu", "cuda")
+    return "bf16-mixed" if on_gpu else "32-true"
+
+
+def fit(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path:
+    """Train (or resume) a run in `cfg.out`; returns the run folder."""
+    from musegen import checkpoint
+
+    L.seed_everything(cfg.seed, workers=True, verbose=False)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    out = Path(cfg.out)
+    shards = Shards.open(cfg.data)
+    out.mkdir(parents=True, exist_ok=True)
+    shards.tokenizer.save(out / "tokenizer.json")  # the run folder exports on its own
+    if cfg.init_from:
+        base = checkpoint.load(cfg.init_from)
+        if base.tokenizer.vocab_size != shards.tokenizer.vocab_size:
+            raise ValueError(
+                f"{cfg.data} was tokenized with another vocabulary than {cfg.init_from}; "
+                f"re-run: musegen tokenize --tokenizer {cfg.init_from}/tokenizer.json"
+            )
+        model_config = base.model_config
+    else:
+        model_config = model_config_for(cfg, shards.tokenizer.vocab_size)
+    module = MuseLM(model_config.to_dict(), cfg.to_dict())
+    if cfg.init_from:
+        module.model.load_state_dict(base.model.state_dict())
+    data = ShardData(cfg, model_config.context)
+    last = out / "checkpoints" / "last.ckpt"
+    ckpt_path = str(last) if resume and last.exists() else None
+    if resume and ckpt_path is None:
+        print(f"no checkpoint at {last}; starting a new run")
+    callbacks = [
+        ModelCheckpoint(
+            dirpath=out / "checkpoints", filename="best", monitor="val_loss", mode="min",
+            save_top_k=1, save_last=True, every_n_train_steps=cfg.checkpoint_every,
+            enable_version_counter=False,
+        ),
+        LearningRateMonitor(logging_interval="step"),
+    ]  # fmt: skip
+    trainer = L.Trainer(
+        default_root_dir=out,
+        max_steps=cfg.max_steps,
+        accelerator=cfg.accelerator,
+        devices=cfg.devices if cfg.devices == "auto" else int(cfg.devices),
+        num_nodes=cfg.num_nodes,
+        strategy=cfg.strategy,
+        precision=resolve_precision(cfg),
+        gradient_clip_val=cfg.grad_clip or None,
+        accumulate_grad_batches=cfg.accumulate,
+        val_check_interval=cfg.val_every * cfg.accumulate,
+        check_val_every_n_epoch=None,
+        num_sanity_val_steps=0,
+        use_distributed_sampler=False,
+        callbacks=callbacks,
+        logger=[CSVLogger(out, name="logs", version=""), TensorBoardLogger(out, name="tb", version="")],
+        log_every_n_steps=10,
+        enable_progress_bar=progress,
+        enable_model_summary=False,
+    )
+    started = time.time()
+    trainer.fit(module, datamodule=data, ckpt_path=ckpt_path, weights_only=True)
+    if trainer.is_global_zero:
+        summary = {
+            "model": model_config.to_dict(),
+            "train": cfg.to_dict(),
+            "steps": trainer.global_step,
+            "seconds_this_session": round(time.time() - started, 1),
+            "tokens_seen": trainer.global_step * cfg.batch_size * cfg.accumulate
+            * model_config.context * trainer.world_size,
+            "val_loss": _metric(trainer, "val_loss"),
+            "val_bits_per_note": _metric(trainer, "val_bits_per_note"),
+            "best_checkpoint": callbacks[0].best_model_path,
+            "hardware": _hardware(trainer),
+        }
+        (out / "run.json").write_text(json.dumps(summary, indent=2))
+    return out
+
+
+def _metric(trainer: L.Trainer, name: str) -> float | None:
+    value = trainer.callback_metrics.get(name)
+    return None if value is None else float(value)
+
+
+def _hardware(trainer: L.Trainer) -> str:
+    if torch.cuda.is_available() and trainer.accelerator.__class__.__name__.startswith("CUDA"):
+        return f"{trainer.world_size} x {torch.cuda.get_device_name(0)}"
+    import os
+
+    return f"{trainer.world_size} x CPU process ({os.cpu_count()} cores, {torch.get_num_threads()} threads)"
+
+
+def evaluate_loss(model: MuseTransformer, sampler: WindowSampler, batch_size: int = 16,
+                  max_windows: int | None = None) -> dict:  # fmt: skip
+    """Nats per token and bits per note of `model` on the sampler's fixed windows."""
+    table = note_counts(sampler.shards.tokenizer)
+    nats = tokens = notes = 0.0
+    model.eval()
+    items = list(sampler.evaluation_windows(max_windows))
+    with torch.inference_mode():
+        for i in range(0, len(items), batch_size):
+            x = torch.from_numpy(np.stack([it[0] for it in items[i : i + batch_size]]))
+            y = torch.from_numpy(np.stack([it[1] for it in items[i : i + batch_size]]))
+            logits = model(x)
+            loss = F.cross_entropy(logits.flatten(0, 1), y.flatten(), ignore_index=IGNORE,
+                                   reduction="sum")  # fmt: skip
+            valid = y != IGNORE
+            nats += float(loss)
+            tokens += float(valid.sum())
+            notes += float(table[y.clamp(min=0).numpy()][valid.numpy()].sum())
+    return {
+        "nats_per_token": nats / max(tokens, 1),
+        "bits_per_note": nats / math.log(2) / max(notes, 1),
+        "tokens": int(tokens),
+    }

@@ -1,0 +1,31 @@
+"""Shared fixtures: a small real corpus from the music21 package, its shards, a tiny model."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+torch.set_num_threads(1)  # 2-core CI: one thread per process is fastest for tiny models
+os.environ.setdefault("MUSEGEN_NO_PROGRESS", "1")
+
+
+@pytest.fixture(scope="session")
+def small_corpus(tmp_path_factory) -> Path:
+    """A few chorales, fiddle tunes and madrigals converted by the real corpus builder."""
+    from musegen import corpus
+
+    out = tmp_path_factory.mktemp("corpus")
+    corpus.build("music21", out, ["bach", "ryansMammoth", "monteverdi"], jobs=2, limit=4,
+                 optout_path=out / "none.txt", progress=False)  # fmt: skip
+    return out
+
+
+@pytest.fixture(scope="session")
+def small_shards(small_corpus, tmp_path_factory) -> Path:
+    from musegen.data import build_shards
+
+    out = tmp_path_factory.mktemp("cache")
+    return build_shards(small_corpus, out, vocab_size=800, jobs=1, progress=False)

@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+import pytest
+from symusic import Note, Score, Tempo, TimeSignature, Track
+
+from musegen.tokenizer import MuseTokenizer
+
+
+def _two_tracks() -> Score:
+    score = Score(480)
+    score.tempos.append(Tempo(0, 96.0))
+    score.time_signatures.append(TimeSignature(0, 3, 4))
+    strings = Track(name="Violin", program=40)
+    cello = Track(name="Cello", program=42)
+    for bar in range(4):
+        for beat in range(3):
+            t = (bar * 3 + beat) * 480
+            strings.notes.append(Note(t, 240, 72 + beat, 90))
+            strings.notes.append(Note(t + 240, 240, 74 + beat, 70))
+        cello.notes.append(Note(bar * 1440, 1440, 48 + bar, 80))
+    score.tracks.extend([strings, cello])
+    return score
+
+
+def test_round_trip_keeps_notes_programs_tempo_meter():
+    tok = MuseTokenizer.create(["chorale", "celtic-fiddle"])
+    score = _two_tracks()
+    back = tok.decode(tok.encode(score))
+    tpq = back.ticks_per_quarter
+
+    def notes(s, scale):
+        return sorted((t.program, n.time * scale, n.duration * scale, n.pitch)
+                      for t in s.tracks for n in t.notes)  # fmt: skip
+
+    assert notes(back, 480 // tpq) == notes(score, 1)
+    assert [(ts.numerator, ts.denominator) for ts in back.time_signatures] == [(3, 4)]
+    assert back.tempos[0].qpm == pytest.approx(96, rel=0.05)
+
+
+def test_conditions_and_unknown_names():
+    tok = MuseTokenizer.create(["chorale", "celtic-fiddle"])
+    assert tok.styles == ["celtic-fiddle", "chorale"]
+    assert tok.moods == ["happy", "tense", "sad", "calm"]
+    style, mood = tok.condition_ids("chorale", None)
+    assert tok.to_base([style, mood]) == ["Style_chorale", "Mood_any"]
+    with pytest.raises(ValueError, match="knows: celtic-fiddle, chorale"):
+        tok.condition_ids("jazz", None)
+    with pytest.raises(ValueError, match="underscore|'_'"):
+        MuseTokenizer.create(["bad_name"])
+
+
+def test_bpe_save_load_equal_and_shorter(small_corpus, tmp_path):
+    from musegen.corpus import read_manifest
+
+    rows = read_manifest(small_corpus)
+    paths = [small_corpus / r["path"] for r in rows]
+    tok = MuseTokenizer.create(sorted({r["style"] for r in rows}))
+    score = Score(str(paths[0]))
+    base_len = len(tok.encode(score))
+    tok.train_bpe(paths, 800)
+    assert tok.vocab_size == 800
+    ids = tok.encode(score)
+    assert len(ids) < base_len
+    tok.save(tmp_path / "tokenizer.json")
+    again = MuseTokenizer.load(tmp_path / "tokenizer.json")
+    assert again == tok and again.encode(score) == ids
+    # every learned id maps to base tokens; bar counts agree with the base sequence
+    assert sum(tok.bar_count[i] for i in ids) == tok.to_base(ids).count("Bar_None")
+    # special tokens keep their ids after BPE
+    assert tok.to_base(tok.condition_ids("chorale", "sad")) == ["Style_chorale", "Mood_sad"]
