@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 from symusic import Note, Score, Tempo, TimeSignature, Track
 
-from musegen.render import _write_wav, find_soundfont, render
+from musegen.render import find_soundfont, render, write_wav
 
 RESULTS = Path(__file__).parent / "results" / "render_speed.json"
 TPQ = 480
@@ -45,7 +45,7 @@ def chorale(bars: int = 32) -> Score:
     scale = [0, 2, 4, 5, 7, 9, 11]
     for beat in range(bars * 4):
         root = scale[int(rng.integers(0, 7))]
-        for (lo, hi), track, offset in zip(ranges, tracks, (4, 7, 0, 0)):
+        for (lo, hi), track, offset in zip(ranges, tracks, (4, 7, 0, 0), strict=True):
             pitch = lo + (root + offset - lo) % 12
             pitch += 12 * int(rng.integers(0, max(1, (hi - pitch) // 12 + 1)))
             track.notes.append(Note(beat * TPQ, TPQ, min(pitch, hi), 80))
@@ -93,7 +93,7 @@ def _pretty_midi(path: Path, sf2: Path, out: Path) -> float:
         warnings.simplefilter("ignore")
         audio = pretty_midi.PrettyMIDI(str(path)).fluidsynth(fs=44100, synthesizer=str(sf2))
     stereo = np.repeat(audio.astype(np.float32)[:, None] * 0.89, 2, axis=1)
-    _write_wav(out, stereo, 44100, 16)
+    write_wav(out, stereo, 44100, 16)
     return len(audio) / 44100
 
 
@@ -107,8 +107,11 @@ def main() -> None:
     parser.add_argument("--soundfont", default=None)
     args = parser.parse_args()
     sf2 = find_soundfont(args.soundfont)
-    pieces = {"chorale 4 voices, 32 bars": chorale(), "reel 1 voice, 32 bars": reel(),
-              "piano+drums, 16 bars": piano_drums()}
+    pieces = {
+        "chorale 4 voices, 32 bars": chorale(),
+        "reel 1 voice, 32 bars": reel(),
+        "piano+drums, 16 bars": piano_drums(),
+    }
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -124,27 +127,46 @@ def main() -> None:
                     times[label].append(time.perf_counter() - began)
             med = {k: statistics.median(v) for k, v in times.items()}
             rtf = {k: audio[k] / med[k] for k in med}
-            rows.append({"piece": name, "tracks": len(score.tracks),
-                         "notes": sum(len(t.notes) for t in score.tracks),
-                         "audio_seconds": audio, "median_wall_seconds": med,
-                         "realtime_factor": rtf,
-                         "speedup": rtf["musegen"] / rtf["pretty_midi"],
-                         "wall_seconds": times})
-    header = f"{'piece':28} {'audio s':>8} {'musegen x RT':>13} {'pretty_midi x RT':>17} {'ratio':>6}"
+            rows.append(
+                {
+                    "piece": name,
+                    "tracks": len(score.tracks),
+                    "notes": sum(len(t.notes) for t in score.tracks),
+                    "audio_seconds": audio,
+                    "median_wall_seconds": med,
+                    "realtime_factor": rtf,
+                    "speedup": rtf["musegen"] / rtf["pretty_midi"],
+                    "wall_seconds": times,
+                }
+            )
+    header = (
+        f"{'piece':28} {'audio s':>8} {'musegen x RT':>13} {'pretty_midi x RT':>17} {'ratio':>6}"
+    )
     print(f"soundfont: {sf2}   repeats: {args.repeats}   (medians)")
     print(header)
     print("-" * len(header))
     for r in rows:
-        print(f"{r['piece']:28} {r['audio_seconds']['musegen']:8.1f} "
-              f"{r['realtime_factor']['musegen']:13.1f} {r['realtime_factor']['pretty_midi']:17.1f} "
-              f"{r['speedup']:6.2f}")
+        print(
+            f"{r['piece']:28} {r['audio_seconds']['musegen']:8.1f} "
+            f"{r['realtime_factor']['musegen']:13.1f} {r['realtime_factor']['pretty_midi']:17.1f} "
+            f"{r['speedup']:6.2f}"
+        )
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps({
-        "benchmark": "render_speed", "soundfont": str(sf2), "repeats": args.repeats,
-        "machine": {"python": platform.python_version(), "machine": platform.machine()},
-        "note": "ratio = realtime factor of musegen / that of pretty_midi (higher is better); "
+    RESULTS.write_text(
+        json.dumps(
+            {
+                "benchmark": "render_speed",
+                "soundfont": str(sf2),
+                "repeats": args.repeats,
+                "machine": {"python": platform.python_version(), "machine": platform.machine()},
+                "note": "ratio = realtime factor of musegen / that of pretty_midi (higher: "
+                "musegen faster); "
                 "both write a 16-bit WAV and use a 1 s tail",
-        "rows": rows}, indent=2))
+                "rows": rows,
+            },
+            indent=2,
+        )
+    )
     print(f"wrote {RESULTS}")
 
 

@@ -190,6 +190,115 @@ def info(checkpoint: str | None = typer.Argument(None, help="folder or name; def
     typer.echo(f"parameters: {loaded.model.num_parameters():,}; weights sha256 {loaded.sha256[:16]}")
 
 
+# --------------------------------------------------------------------------- generation
+
+
+def _range(text: str | None) -> tuple[int, int] | None:
+    if text is None:
+        return None
+    low, sep, high = text.partition("-")
+    try:
+        return int(low), int(high) if sep else int(low)
+    except ValueError:
+        fail(f"--pitch-range {text!r} is invalid: use LOW-HIGH, e.g. 36-96")
+
+
+def _programs(text: str | None) -> list[int] | None:
+    if text is None:
+        return None
+    try:
+        return [int(p) for p in text.split(",") if p.strip()]
+    except ValueError:
+        fail(f"--programs {text!r} is invalid: use GM program numbers, e.g. 0,40 (-1 = drums)")
+
+
+@app.command("continue")
+def continue_(
+    seed_file: Path = typer.Argument(..., help="the seed MIDI file"),
+    out: Path = typer.Option(..., "-o", "--out", help="output folder"),
+    bars: int = typer.Option(8, help="new bars to add"),
+    style: str | None = typer.Option(None, help="see `musegen styles`"),
+    mood: str | None = typer.Option(None, help="happy | tense | sad | calm"),
+    temperature: float = typer.Option(0.95),
+    top_k: int | None = typer.Option(None),
+    top_p: float = typer.Option(0.95),
+    min_p: float = typer.Option(0.0),
+    repetition_penalty: float = typer.Option(1.0),
+    guidance: float = typer.Option(1.0, help="classifier-free guidance; 1 = off"),
+    variations: int = typer.Option(1),
+    seed: int = typer.Option(0, help="random seed: the same seed gives the same files"),
+    key: str | None = typer.Option(None, help="keep new notes in a key, e.g. C:major"),
+    pitch_range: str | None = typer.Option(None, help="LOW-HIGH MIDI pitches, e.g. 36-96"),
+    programs: str | None = typer.Option(None, help="GM programs for new material, e.g. 0,40"),
+    checkpoint: str | None = typer.Option(None, help="checkpoint folder or name"),
+    soundfont: Path | None = typer.Option(None, help="SF2 for audio (default: see README)"),
+    no_audio: bool = typer.Option(False, "--no-audio", help="skip WAV rendering"),
+    force: bool = typer.Option(False, help="overwrite existing outputs"),
+    max_notes: int | None = typer.Option(None, help="raise the seed note limit"),
+    max_tracks: int | None = typer.Option(None, help="raise the seed track limit"),
+    max_bytes: int | None = typer.Option(None, help="raise the seed size limit"),
+    max_seconds: float | None = typer.Option(None, help="raise the seed length limit"),
+) -> None:
+    """Continue SEED_FILE: writes full.mid, continuation.mid, full.wav, stems/, pianoroll.png
+    and generation.json into OUT (with -1, -2, ... suffixes for variations)."""
+    from musegen.workflow import continue_file
+
+    options = dict(
+        style=style, mood=mood, temperature=temperature, top_k=top_k, top_p=top_p, min_p=min_p,
+        repetition_penalty=repetition_penalty, guidance=guidance, seed=seed, key=key,
+        pitch_range=_range(pitch_range), programs=_programs(programs),
+    )  # fmt: skip
+    limits = dict(max_notes=max_notes, max_tracks=max_tracks, max_bytes=max_bytes,
+                  max_seconds=max_seconds)  # fmt: skip
+    written = continue_file(
+        seed_file, out, bars=bars, variations=variations, options=options, checkpoint=checkpoint,
+        soundfont=soundfont, audio=not no_audio, force=force, limits=limits,
+    )  # fmt: skip
+    for path in written:
+        typer.echo(str(path))
+
+
+@app.command()
+def render(
+    midi: Path = typer.Argument(..., help="MIDI file to render"),
+    out: Path = typer.Option(..., "-o", "--out", help="WAV file to write"),
+    soundfont: Path | None = typer.Option(None),
+    stems: bool = typer.Option(False, help="also write one WAV per track into OUT_stems/"),
+    sample_rate: int = typer.Option(44100, help="44100 or 48000"),
+    bit_depth: int = typer.Option(16, help="16 or 24"),
+    force: bool = typer.Option(False, help="overwrite OUT"),
+) -> None:
+    """Render a MIDI file to WAV with FluidSynth, offline and sample-accurate."""
+    from musegen.midi_io import read_seed
+    from musegen.render import render as render_wav
+
+    if out.exists() and not force:
+        fail(f"{out} exists; pass --force to overwrite it")
+    score = read_seed(midi).score
+    stems_dir = out.with_name(out.stem + "_stems") if stems else None
+    info = render_wav(score, out, soundfont=soundfont, sample_rate=sample_rate,
+                      bit_depth=bit_depth, stems_dir=stems_dir)  # fmt: skip
+    typer.echo(f"{out} ({info['seconds']:.1f} s audio in {info['render_seconds']:.2f} s)")
+
+
+@app.command()
+def styles(checkpoint: str | None = typer.Option(None)) -> None:
+    """List the styles a checkpoint knows."""
+    from musegen.tokenizer import MuseTokenizer
+    from musegen import checkpoint as ckpt
+
+    typer.echo("\n".join(MuseTokenizer.load(ckpt.resolve(checkpoint) / "tokenizer.json").styles))
+
+
+@app.command()
+def moods(checkpoint: str | None = typer.Option(None)) -> None:
+    """List the moods a checkpoint knows (valence/arousal quadrants)."""
+    from musegen.tokenizer import MuseTokenizer
+    from musegen import checkpoint as ckpt
+
+    typer.echo("\n".join(MuseTokenizer.load(ckpt.resolve(checkpoint) / "tokenizer.json").moods))
+
+
 # --------------------------------------------------------------------------- entry point
 
 

@@ -28,6 +28,8 @@ MIN_MSPQ = round(60_000_000 / MAX_QPM)
 DRUM_CHANNEL = 9
 MAX_TICK = 2**31 - 1  # symusic stores ticks as int32
 MELODIC_CHANNELS = tuple(c for c in range(16) if c != DRUM_CHANNEL)
+SMF = "give a Standard MIDI File (.mid)"
+DAMAGED = "the file is truncated or damaged; export it again"
 _MAJOR = ("Cb", "Gb", "Db", "Ab", "Eb", "Bb", "F", "C", "G", "D", "A", "E", "B", "F#", "C#")
 _MINOR = ("Ab", "Eb", "Bb", "F", "C", "G", "D", "A", "E", "B", "F#", "C#", "G#", "D#", "A#")
 
@@ -80,32 +82,25 @@ def read_seed(seed: Any, limits: Limits | None = None) -> Seed:
     data = _check_bytes(name, data, limits)
     try:
         midi = mido.MidiFile(file=io.BytesIO(data), clip=False)
-    except Exception as err:  # mido raises OSError, EOFError, ValueError, KeyError, ...
-        raise _damaged(name, err) from err
-    keys, last_tick = _scan(midi)
-    if last_tick > MAX_TICK:  # symusic would wrap around to negative times
-        raise InputError(
-            f"{name}: has events at tick {last_tick}, beyond the {MAX_TICK} MIDI tools can "
-            "count to; the file is damaged, export it again"
-        )
-    try:
+        keys, last_tick = _scan(midi)
+        if last_tick > MAX_TICK:  # symusic would wrap around to negative times
+            raise ValueError(f"an event at tick {last_tick}, beyond the last possible, {MAX_TICK}")
         score = Score.from_midi(data)
-    except Exception as err:
-        raise _damaged(name, err) from err
+    except Exception as err:  # mido raises OSError, EOFError, ValueError, KeyError, ...
+        reason = (str(err).strip() or type(err).__name__).splitlines()[0][:160]
+        raise _bad(name, f"damaged MIDI data ({reason})") from err
     if len(score.tracks) > limits.max_tracks:
         raise _over(name, "instrument tracks", len(score.tracks), limits.max_tracks, "tracks")
-    notes = sum(len(t.notes) for t in score.tracks)
+    notes = score.note_num()
     if notes == 0:
-        raise InputError(f"{name}: has no notes to continue; give a seed with at least one note")
+        raise _bad(name, "has no notes to continue", "give a seed with at least one note")
     if notes > limits.max_notes:
         raise _over(name, "notes", notes, limits.max_notes, "notes")
     warnings = _clamp_tempos(score)
     seconds = _seconds(score, end_tick(score))
     if seconds > limits.max_seconds:
-        raise InputError(
-            f"{name}: lasts {seconds:.0f} s, more than the limit of {limits.max_seconds:g} s; "
-            f"cut it shorter or pass --max-seconds {int(seconds) + 1}"
-        )
+        problem = f"lasts {seconds:.1f} s, more than the limit of {limits.max_seconds:g} s"
+        raise _bad(name, problem, f"cut it shorter or pass --max-seconds {int(seconds) + 1}")
     return Seed(score, data, name, _channels(score, keys), tuple(warnings))
 
 
@@ -114,147 +109,119 @@ def _seed_bytes(seed: Any, limits: Limits) -> tuple[str, bytes]:
     if isinstance(seed, (str, os.PathLike)):
         path = Path(seed)
         if not path.exists():
-            raise InputError(f"{path}: no such file; check the path and spelling")
+            raise _bad(str(path), "no such file", "check the path and spelling")
         if path.is_dir():
-            raise InputError(f"{path}: is a folder, not a MIDI file; give the path of a .mid file")
+            raise _bad(str(path), "is a folder, not a MIDI file", "give the path of a .mid file")
         try:
-            size = path.stat().st_size
-            if size > limits.max_bytes:
+            if (size := path.stat().st_size) > limits.max_bytes:
                 raise _over(path.name, "bytes", size, limits.max_bytes, "bytes")
             return path.name, path.read_bytes()
         except OSError as err:
-            msg = f"{path}: cannot be read ({err.strerror}); check its permissions"
-            raise InputError(msg) from err
+            problem = f"cannot be read ({err.strerror})"
+            raise _bad(str(path), problem, "check its permissions") from err
     if isinstance(seed, (bytes, bytearray, memoryview)):
         return "seed", bytes(seed)
     if isinstance(seed, Score):
-        try:
-            tick = seed if isinstance(seed, ScoreTick) else seed.to("tick")
-            return "Score", bytes(tick.dumps_midi())
-        except Exception as err:
-            raise InputError(f"Score: cannot be written as MIDI ({err}); check its values") from err
+        save = (seed if isinstance(seed, ScoreTick) else seed.to("tick")).dumps_midi
+        return _serialise("Score", lambda buffer: buffer.write(save()))
     if isinstance(seed, mido.MidiFile):
         name = Path(seed.filename).name if seed.filename else "MidiFile"
-        return name, _serialise(name, lambda buffer: seed.save(file=buffer))
+        return _serialise(name, lambda buffer: seed.save(file=buffer))
     if type(seed).__name__ == "PrettyMIDI":  # pretty_midi is imported only by its users
-        return "PrettyMIDI", _serialise("PrettyMIDI", seed.write)
+        return _serialise("PrettyMIDI", seed.write)
     kinds = "a path, bytes, a symusic Score, a pretty_midi.PrettyMIDI or a mido.MidiFile"
     raise TypeError(f"cannot read a seed from {type(seed).__name__}; give {kinds}")
 
 
-def _serialise(name: str, save: Any) -> bytes:
-    """Bytes written by `save(buffer)`, an object's own MIDI writer."""
+def _serialise(name: str, save: Any) -> tuple[str, bytes]:
+    """(name, bytes written by `save(buffer)`), an object's own MIDI writer."""
     buffer = io.BytesIO()
     try:
         save(buffer)
     except Exception as err:
-        raise InputError(f"{name}: cannot be written as MIDI ({err}); check its values") from err
-    return buffer.getvalue()
+        raise _bad(name, f"cannot be written as MIDI ({err})", "check its values") from err
+    return name, buffer.getvalue()
 
 
 def _check_bytes(name: str, data: bytes, limits: Limits) -> bytes:
     """Header and chunk checks with precise messages; returns the SMF (unwrapped from RMID)."""
     if not data:
-        raise InputError(f"{name}: is empty (0 bytes); give a Standard MIDI File (.mid)")
+        raise _bad(name, "is empty (0 bytes)", SMF)
     if len(data) > limits.max_bytes:
         raise _over(name, "bytes", len(data), limits.max_bytes, "bytes")
     if data[:4] == b"RIFF" and data[8:12] == b"RMID" and b"MThd" in data[12:]:
         data = data[data.index(b"MThd", 12) :]  # RIFF-wrapped MIDI: the SMF is inside
     if not data.startswith(b"MThd"):
-        raise InputError(
-            f"{name}: not a MIDI file (it starts with {data[:4]!r}{_looks_like(data)}); "
-            "give a Standard MIDI File (.mid)"
-        )
-    fix = "the file is truncated or damaged; export it again"
+        raise _bad(name, f"not a MIDI file (it starts with {data[:4]!r}{_looks_like(data)})", SMF)
     if len(data) < 14:
-        raise InputError(f"{name}: the MIDI header is cut short ({len(data)} bytes); {fix}")
+        raise _bad(name, f"the MIDI header is cut short ({len(data)} bytes)")
     size, fmt, ntracks, division = struct.unpack(">IHHH", data[4:14])
     if size < 6:
-        raise InputError(f"{name}: the MIDI header declares {size} bytes, fewer than 6; {fix}")
-    if fmt == 2:
-        raise InputError(
-            f"{name}: type 2 (sequential patterns) is not supported; export as type 0 or 1"
-        )
-    if fmt > 2:
-        raise InputError(f"{name}: unknown MIDI file type {fmt}; export as type 0 or 1")
+        raise _bad(name, f"the MIDI header declares {size} bytes, fewer than 6")
+    if fmt >= 2:
+        kind = "type 2 (sequential patterns)" if fmt == 2 else f"unknown MIDI file type {fmt}"
+        raise _bad(name, f"{kind} is not supported", "export as type 0 or 1")
     if division & 0x8000:
         fps = 256 - (division >> 8)
-        raise InputError(
-            f"{name}: uses SMPTE time ({fps} frames per second) instead of ticks per quarter "
-            "note; export it again with musical time (PPQ), as DAWs do by default"
-        )
+        problem = f"uses SMPTE time ({fps} frames per second) instead of ticks per quarter note"
+        raise _bad(name, problem, "export it again with musical time (PPQ), as DAWs do by default")
     if division == 0:
-        raise InputError(f"{name}: ticks per quarter note is 0; {fix}")
+        raise _bad(name, "ticks per quarter note is 0")
     if division > limits.max_ticks_per_quarter:
-        raise InputError(
-            f"{name}: {division} ticks per quarter note is more than the limit of "
-            f"{limits.max_ticks_per_quarter}; export it again at 960 PPQ or less"
-        )
+        limit = limits.max_ticks_per_quarter
+        problem = f"{division} ticks per quarter note is more than the limit of {limit}"
+        raise _bad(name, problem, f"export it again at {limit} PPQ or less")
     if ntracks == 0:
-        raise InputError(f"{name}: has no tracks, so no notes to continue; {fix}")
+        raise _bad(name, "has no tracks, so no notes to continue")
     if ntracks > limits.max_tracks:
         raise _over(name, "tracks", ntracks, limits.max_tracks, "tracks")
     pos = 8 + size
-    for index in range(ntracks):
+    for number in range(1, ntracks + 1):
+        track = f"track {number} of {ntracks}"
         if pos + 8 > len(data):
-            raise InputError(
-                f"{name}: track {index + 1} of {ntracks} is missing (the file ends early); {fix}"
-            )
+            raise _bad(name, f"{track} is missing (the file ends early)")
         kind, length = struct.unpack(">4sI", data[pos : pos + 8])
         if kind != b"MTrk":
-            raise InputError(
-                f"{name}: found {kind!r} where track {index + 1} of {ntracks} should start; {fix}"
-            )
+            raise _bad(name, f"found {kind!r} where {track} should start")
         if pos + 8 + length > len(data):
             left = len(data) - pos - 8
-            raise InputError(
-                f"{name}: track {index + 1} of {ntracks} declares {length} bytes but only "
-                f"{left} remain; {fix}"
-            )
+            raise _bad(name, f"{track} declares {length} bytes but only {left} remain")
         pos += 8 + length
     return data
 
 
-def _looks_like(data: bytes) -> str:
-    """A few words on what a non-MIDI file seems to be."""
-    head = data[:64]
-    signatures = [
-        (b"RIFF", ", a RIFF/WAV audio file" if data[8:12] == b"WAVE" else ", a RIFF file"),
-        (b"ID3", ", an MP3 audio file"),
-        (b"\xff\xfb", ", an MP3 audio file"),
-        (b"OggS", ", an Ogg audio file"),
-        (b"fLaC", ", a FLAC audio file"),
-        (b"%PDF", ", a PDF document"),
-        (b"PK\x03\x04", ", a zip archive (compressed MusicXML .mxl?)"),
-        (b"\x1f\x8b", ", a gzip archive"),
-    ]
-    for magic, words in signatures:
-        if head.startswith(magic):
-            return words
-    try:
-        text = head.decode("utf-8").lstrip("\ufeff \t\r\n")
-    except UnicodeDecodeError:
-        return ""
-    if text.startswith("<"):
-        return ", XML or HTML text (MusicXML?)"
-    if text.startswith("X:"):
-        return ", ABC notation text"
-    return ", text" if text.isprintable() or "\n" in text else ""
-
-
-def _damaged(name: str, err: Exception) -> InputError:
-    reason = str(err).strip() or type(err).__name__
-    reason = reason.splitlines()[0][:160]
-    return InputError(
-        f"{name}: damaged MIDI data ({reason}); the file is truncated or corrupt, export it again"
-    )
+def _bad(name: str, problem: str, fix: str = DAMAGED) -> InputError:
+    return InputError(f"{name}: {problem}; {fix}")
 
 
 def _over(name: str, what: str, value: int, limit: int, flag: str) -> InputError:
-    return InputError(
-        f"{name}: has {value} {what}, more than the limit of {limit}; "
-        f"pass --max-{flag} {value} to allow it"
-    )
+    problem = f"has {value} {what}, more than the limit of {limit}"
+    return _bad(name, problem, f"pass --max-{flag} {value} to allow it")
+
+
+_MAGIC = {
+    b"ID3": "an MP3 audio file",
+    b"\xff\xfb": "an MP3 audio file",
+    b"OggS": "an Ogg audio file",
+    b"fLaC": "a FLAC audio file",
+    b"%PDF": "a PDF document",
+    b"PK\x03\x04": "a zip archive (compressed MusicXML .mxl?)",
+    b"\x1f\x8b": "a gzip archive",
+    b"<": "XML or HTML text (MusicXML?)",
+    b"X:": "ABC notation text",
+}
+
+
+def _looks_like(data: bytes) -> str:
+    """A few words on what a non-MIDI file seems to be."""
+    if data.startswith(b"RIFF"):
+        return ", a RIFF/WAV audio file" if data[8:12] == b"WAVE" else ", a RIFF file"
+    head = data[:64].lstrip(b"\xef\xbb\xbf \t\r\n")
+    words = next((w for magic, w in _MAGIC.items() if head.startswith(magic)), None)
+    text = head.decode("utf-8", "replace")
+    if words is None and all(c.isprintable() or c in "\t\r\n" for c in text):
+        words = "text"
+    return f", {words}" if words else ""
 
 
 def _clamp_tempos(score: Score) -> list[str]:
@@ -262,9 +229,7 @@ def _clamp_tempos(score: Score) -> list[str]:
     fast = [t for t in score.tempos if t.mspq < MIN_MSPQ]
     for tempo in fast:
         tempo.mspq = MIN_MSPQ
-    if not fast:
-        return []
-    return [f"{len(fast)} tempo event(s) faster than {MAX_QPM:g} BPM clamped to {MAX_QPM:g} BPM"]
+    return [f"{len(fast)} tempo(s) faster than {MAX_QPM:g} BPM clamped to it"] if fast else []
 
 
 def _seconds(score: Score, until: int) -> float:
@@ -335,6 +300,15 @@ def _channels(score: Score, keys: list[tuple[int | None, int, str]]) -> dict[int
 
 # ----------------------------------------------------------------------------- writing
 
+Event = tuple[int, int, int, str, dict[str, Any]]  # (tick, priority, order, type, attributes)
+_META = {"track_name", "set_tempo", "time_signature", "key_signature", "marker", "text", "lyrics"}
+
+
+def _ev(tick: int, priority: int, order: int, kind: str, **attributes: Any) -> Event:
+    """An event to sort by (tick, priority, order): at a tick, note-offs (2) come before
+    controls (3), bends (4) and note-ons (5). Messages are built once, when times are known."""
+    return max(0, int(tick)), priority, order, kind, attributes
+
 
 def write_midi(
     score: Score,
@@ -352,9 +326,9 @@ def write_midi(
     """
     path = Path(path)
     if path.is_dir():
-        raise InputError(f"{path}: is a folder; give a file name ending in .mid")
+        raise _bad(str(path), "is a folder", "give a file name ending in .mid")
     if path.exists() and not overwrite:
-        raise InputError(f"{path}: already exists; pass --force to overwrite it")
+        raise _bad(str(path), "already exists", "pass --force to overwrite it")
     data = midi_bytes(
         score,
         channels=channels,
@@ -406,34 +380,30 @@ def midi_bytes(
     assigned = _assign_channels(list(score.tracks), channels or {})
     notes = _clean_notes(score, assigned)
     for index, track in enumerate(score.tracks):
-        channel = assigned[index]
+        ch = assigned[index]
         name = track.name or ("Drums" if track.is_drum else f"Track {index + 1}")
-        events: list[tuple[int, int, int, mido.Message | mido.MetaMessage]] = [
-            (0, 0, 0, mido.MetaMessage("track_name", name=name)),
-            (0, 1, 0, mido.Message("program_change", channel=channel, program=track.program & 127)),
+        events = [
+            _ev(0, 0, 0, "track_name", name=name),
+            _ev(0, 1, 0, "program_change", channel=ch, program=track.program & 127),
         ]
-        has_cc64 = False
-        for c in track.controls:
-            has_cc64 |= c.number == 64
-            cc = mido.Message(
-                "control_change", channel=channel, control=c.number & 127, value=c.value & 127
-            )
-            events.append((max(0, c.time), 3, c.number, cc))
-        if not has_cc64:  # pedals built in code, without their CC64 events
+        controls = [(c.time, c.number & 127, c.value & 127) for c in track.controls]
+        if not any(number == 64 for _, number, _ in controls):  # pedals built in code
             for p in track.pedals:
-                for tick, value in ((p.time, 127), (p.time + p.duration, 0)):
-                    cc = mido.Message("control_change", channel=channel, control=64, value=value)
-                    events.append((max(0, tick), 3, 64, cc))
-        for b in track.pitch_bends:
-            bend = mido.Message("pitchwheel", channel=channel, pitch=min(8191, max(-8192, b.value)))
-            events.append((max(0, b.time), 4, 0, bend))
-        for lyric in track.lyrics:
-            lyric_event = mido.MetaMessage("lyrics", text=lyric.text)
-            events.append((max(0, lyric.time), 5, -1, lyric_event))  # just before its note-on
+                controls += [(p.time, 64, 127), (p.time + p.duration, 64, 0)]
+        for tick, number, value in controls:
+            events.append(
+                _ev(tick, 3, number, "control_change", channel=ch, control=number, value=value)
+            )
+        for bend in track.pitch_bends:
+            value = min(8191, max(-8192, bend.value))
+            events.append(_ev(bend.time, 4, 0, "pitchwheel", channel=ch, pitch=value))
+        for lyric in track.lyrics:  # just before the note-on it belongs to
+            events.append(_ev(lyric.time, 5, -1, "lyrics", text=lyric.text))
         for start, end, pitch, velocity in notes[index]:
-            on = mido.Message("note_on", channel=channel, note=pitch, velocity=velocity)
-            off = mido.Message("note_off", channel=channel, note=pitch, velocity=0)
-            events += [(start, 5, pitch, on), (end, 2, pitch, off)]  # offs before ons
+            events.append(
+                _ev(start, 5, pitch, "note_on", channel=ch, note=pitch, velocity=velocity)
+            )
+            events.append(_ev(end, 2, pitch, "note_off", channel=ch, note=pitch))  # offs first
         midi.tracks.append(_to_track(events))
     buffer = io.BytesIO()
     midi.save(file=buffer)
@@ -442,12 +412,10 @@ def midi_bytes(
 
 def _conductor(score: Score, marker: str | None, marker_tick: int, keys: bool) -> mido.MidiTrack:
     """Track 0: name, tempo and meter at tick 0, the whole tempo/meter/key map, markers."""
-    events: list[tuple[int, int, int, mido.MetaMessage]] = [
-        (0, 0, 0, mido.MetaMessage("track_name", name="Conductor"))
-    ]
+    events = [_ev(0, 0, 0, "track_name", name="Conductor")]
     tempos = {max(0, t.time): min(0xFFFFFF, max(1, t.mspq)) for t in _by_time(score.tempos)}
     tempos.setdefault(0, 500_000)
-    events += [(t, 1, 0, mido.MetaMessage("set_tempo", tempo=v)) for t, v in tempos.items()]
+    events += [_ev(t, 1, 0, "set_tempo", tempo=v) for t, v in tempos.items()]
     meters = {
         max(0, ts.time): (ts.numerator, ts.denominator)
         for ts in _by_time(score.time_signatures)
@@ -455,20 +423,16 @@ def _conductor(score: Score, marker: str | None, marker_tick: int, keys: bool) -
     }
     meters.setdefault(0, (4, 4))
     for t, (num, den) in meters.items():
-        meta = mido.MetaMessage("time_signature", numerator=num, denominator=den)
-        events.append((t, 2, 0, meta))
+        events.append(_ev(t, 2, 0, "time_signature", numerator=num, denominator=den))
     if keys:
         for ks in _by_time(score.key_signatures):
             if -7 <= ks.key <= 7 and ks.tonality in (0, 1):
                 key = _MINOR[ks.key + 7] + "m" if ks.tonality else _MAJOR[ks.key + 7]
-                events.append((max(0, ks.time), 3, 0, mido.MetaMessage("key_signature", key=key)))
-    texts = [(max(0, m.time), m.text) for m in score.markers]
-    if marker:
-        texts.append((marker_tick, marker))
-    for i, (tick, text) in enumerate(texts):
-        events.append((tick, 4, i, mido.MetaMessage("marker", text=text)))
-        if marker and i == len(texts) - 1:
-            events.append((tick, 4, i, mido.MetaMessage("text", text=text)))
+                events.append(_ev(ks.time, 3, 0, "key_signature", key=key))
+    events += [_ev(m.time, 4, i, "marker", text=m.text) for i, m in enumerate(score.markers)]
+    if marker:  # the label of generated material: a marker, and a text event for other tools
+        n = len(score.markers)
+        events += [_ev(marker_tick, 4, n, kind, text=marker) for kind in ("marker", "text")]
     return _to_track(events)
 
 
@@ -476,11 +440,12 @@ def _by_time(events: Any) -> list[Any]:
     return sorted(events, key=lambda e: e.time)  # stable: the last of equal ticks wins in dicts
 
 
-def _to_track(events: list[tuple[int, int, int, Any]]) -> mido.MidiTrack:
-    """Sort (tick, priority, order, message) by the first three and convert to delta times."""
+def _to_track(events: list[Event]) -> mido.MidiTrack:
+    """Sort events (stably) and convert them to mido messages with delta times."""
     track, now = mido.MidiTrack(), 0
-    for tick, _, _, msg in sorted(events, key=lambda e: e[:3]):
-        track.append(msg.copy(time=tick - now))
+    for tick, _, _, kind, attributes in sorted(events, key=lambda e: e[:3]):
+        message = mido.MetaMessage if kind in _META else mido.Message
+        track.append(message(kind, time=tick - now, **attributes))
         now = tick
     track.append(mido.MetaMessage("end_of_track", time=0))
     return track
@@ -498,12 +463,17 @@ def _assign_channels(tracks: list[Any], preferred: dict[int, int]) -> dict[int, 
             assigned[i] = want
             taken.add(want)
     free = [c for c in MELODIC_CHANNELS if c not in taken]
-    for i in range(len(tracks)):
-        if i not in assigned:
-            # More than 15 melodic tracks: channels are reused in turn; the overlap clean-up
-            # in _clean_notes works per channel, so shared channels stay valid MIDI.
-            channel = free.pop(0) if free else MELODIC_CHANNELS[i % 15]
-            assigned[i] = channel
+    for i, track in enumerate(tracks):
+        if i in assigned:
+            continue
+        if free:
+            assigned[i] = free.pop(0)
+            continue
+        # More than 15 melodic tracks: share a channel, with a track of the same program when
+        # there is one (its program change agrees); _clean_notes resolves overlaps per channel.
+        same = [assigned[j] for j in sorted(assigned) if tracks[j].program == track.program]
+        same = [c for c in same if c != DRUM_CHANNEL]
+        assigned[i] = same[0] if same else MELODIC_CHANNELS[i % 15]
     return assigned
 
 
@@ -522,7 +492,7 @@ def _clean_notes(score: Score, channels: dict[int, int]) -> list[list[tuple[int,
             )
     out: list[list[tuple[int, int, int, int]]] = [[] for _ in score.tracks]
     for key in sorted(by_key):
-        notes = sorted(by_key[key], key=lambda n: (n[0], n[1], n[4], n[3]))
+        notes = sorted(by_key[key], key=lambda n: (n[0], n[4]))  # stable: input order on ties
         for a, b in zip(notes, notes[1:], strict=False):
             a[1] = min(a[1], b[0])  # shorten the first of two sounding at once
         for start, end, pitch, velocity, index in notes:

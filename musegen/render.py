@@ -1,8 +1,9 @@
-"""Offline, sample-accurate FluidSynth rendering of a score to WAV, with optional stems.
+"""Offline FluidSynth rendering of a score to WAV, with optional stems.
 
-Events are placed on exact sample indices from the score's tempo map, and FluidSynth writes
-float audio straight into one preallocated buffer between events: no audio driver, no
-real-time clock, no per-sample Python work.
+Events are placed on exact sample indices from the score's tempo map (float64), and FluidSynth
+writes float audio straight into one preallocated buffer between events: no audio driver, no
+real-time clock, no per-sample Python work. FluidSynth applies an event at the start of its next
+64-frame block, so onsets land at most 63 frames (1.4 ms at 44.1 kHz) after their exact sample.
 """
 
 from __future__ import annotations
@@ -45,15 +46,13 @@ INSTALL_HINT = (
 )
 SYNTH_GAIN = 0.3  # modest, so dense pieces keep headroom; the mix is normalised afterwards
 PEAK_DBFS = -1.0  # normalisation target
+SILENCE = 1e-6  # peaks below this (-120 dBFS) are silence, not something to normalise
 DRUM_CHANNEL = 9
 CHUNK_SECONDS = 1.0  # longest single write between events (bounds progress-report gaps)
 WRITE_FRAMES = 1 << 18  # frames converted to PCM at a time
+MAX_MINUTES = 60
 
 Progress = Callable[[float], None]
-
-
-# ---------------------------------------------------------------------------------------------
-# Soundfont and library lookup
 
 
 def _check_soundfont(path: Path, origin: str) -> Path:
@@ -189,34 +188,34 @@ def _channels(score: Score) -> list[int]:
     return out
 
 
+def _rows(sample: np.ndarray, kind: int, channel: int, a: np.ndarray, b: Any = 0) -> np.ndarray:
+    """(n, 5) int64 event rows: sample, kind, channel, a, b."""
+    cols = [sample, np.full_like(sample, kind), np.full_like(sample, channel), a]
+    return np.stack([*cols, np.broadcast_to(b, sample.shape)], axis=1).astype(np.int64)
+
+
 def _track_events(track: Any, channel: int, to_samples: Callable) -> np.ndarray:
-    """(n, 5) int64 rows of sample, kind, channel, a, b for one track's notes, CCs and bends."""
+    """Event rows for one track's notes, control changes and pitch bends."""
+    rows = [np.zeros((0, 5), dtype=np.int64)]
     notes = track.notes.numpy()
-    rows = []
     if len(notes["time"]):
         start = notes["time"].astype(np.int64)
         on = to_samples(start)
         off = np.maximum(to_samples(start + notes["duration"]), on + 1)  # no zero-length notes
         pitch = notes["pitch"].astype(np.int64) & 0x7F
-        vel = np.clip(notes["velocity"].astype(np.int64), 1, 127)
-        rows.append(np.stack([on, np.full_like(on, ON), np.full_like(on, channel), pitch, vel], 1))
-        rows.append(np.stack([off, np.full_like(off, OFF), np.full_like(off, channel), pitch,
-                              np.zeros_like(off)], 1))
+        rows += [
+            _rows(on, ON, channel, pitch, np.clip(notes["velocity"], 1, 127)),
+            _rows(off, OFF, channel, pitch),
+        ]
     cc = track.controls.numpy()
-    if len(cc["time"]):
-        t = to_samples(cc["time"])
-        number, value = cc["number"].astype(np.int64), cc["value"].astype(np.int64)
-        keep = (number != 0) & (number != 32)  # bank select: programs are selected explicitly
-        rows.append(np.stack([t, np.full_like(t, CONTROL), np.full_like(t, channel),
-                              number, value], 1)[keep])
-    pb = track.pitch_bends.numpy()
-    if len(pb["time"]):
-        t = to_samples(pb["time"])
-        value = np.clip(pb["value"].astype(np.int64) + 8192, 0, 16383)
-        rows.append(np.stack([t, np.full_like(t, BEND), np.full_like(t, channel), value,
-                              np.zeros_like(t)], 1))
-    if not rows:
-        return np.zeros((0, 5), dtype=np.int64)
+    keep = (cc["number"] != 0) & (cc["number"] != 32)  # bank select: presets chosen directly
+    if keep.any():
+        t = to_samples(cc["time"][keep])
+        rows.append(_rows(t, CONTROL, channel, cc["number"][keep], cc["value"][keep]))
+    bends = track.pitch_bends.numpy()
+    if len(bends["time"]):
+        value = np.clip(bends["value"].astype(np.int64) + 8192, 0, 16383)
+        rows.append(_rows(to_samples(bends["time"]), BEND, channel, value))
     return np.concatenate(rows)
 
 
@@ -226,9 +225,8 @@ def _track_events(track: Any, channel: int, to_samples: Callable) -> np.ndarray:
 
 def _write_float_fn(fluidsynth: Any) -> Callable:
     """fluid_synth_write_float with our own prototype (pyfluidsynth only wraps the s16 one)."""
-    proto = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p,
-                             ctypes.c_int, ctypes.c_int, ctypes.c_void_p, ctypes.c_int,
-                             ctypes.c_int)
+    i, p = ctypes.c_int, ctypes.c_void_p  # synth, len, lout, loff, lincr, rout, roff, rincr
+    proto = ctypes.CFUNCTYPE(i, p, i, p, i, i, p, i, i)
     return proto(("fluid_synth_write_float", fluidsynth._fl))
 
 
@@ -248,9 +246,9 @@ def _synthesise(
         events: (n, 5) rows sorted by sample then kind.
         report: called with the fraction of this pass done.
     """
-    out = np.zeros((total, 2), dtype=np.float32)
+    out = np.zeros((total, 2), dtype=np.float32)  # (frames, L/R)
     synth = fluidsynth.Synth(gain=SYNTH_GAIN, samplerate=float(sample_rate))
-    try:
+    try:  # never synth.start(): no audio driver, we pull samples ourselves
         sfid = synth.sfload(str(soundfont))
         if sfid < 0:
             raise RenderError(f"FluidSynth could not load {soundfont}: pass a valid .sf2 file.")
@@ -258,22 +256,23 @@ def _synthesise(
             bank = 128 if is_drum else 0
             if synth.program_select(channel, sfid, bank, program) < 0:
                 synth.program_select(channel, sfid, bank, 0)  # preset missing: bank's first
-        ptr, base = synth.synth, out.ctypes.data
-        write = _write_float_fn(fluidsynth)
+        ptr, base, write = synth.synth, out.ctypes.data, _write_float_fn(fluidsynth)
         noteon, noteoff = fluidsynth.fluid_synth_noteon, fluidsynth.fluid_synth_noteoff
         cc, bend = fluidsynth.fluid_synth_cc, fluidsynth.fluid_synth_pitch_bend
-        chunk = int(CHUNK_SECONDS * sample_rate)
-        pos = 0
+        chunk, step = int(CHUNK_SECONDS * sample_rate), total // 50 + 1
+        pos, next_report = 0, step
 
         def advance(to: int) -> None:
-            nonlocal pos
+            """Write frames pos..to straight into `out` (FluidSynth renders 64-frame blocks)."""
+            nonlocal pos, next_report
             while pos < to:
                 n = min(to - pos, chunk)
                 address = base + pos * 8  # 2 float32 per frame, interleaved L R
                 write(ptr, n, address, 0, 2, address, 1, 2)
                 pos += n
-                if n == chunk:
+                if pos >= next_report:
                     report(pos / total)
+                    next_report = pos + step
 
         for sample, kind, channel, a, b in events[events[:, 0] < total].tolist():
             if sample > pos:
@@ -287,7 +286,6 @@ def _synthesise(
             else:
                 bend(ptr, channel, a)
         advance(total)
-        report(1.0)
     finally:
         synth.delete()
     return out
@@ -306,8 +304,10 @@ def _pcm_bytes(audio: np.ndarray, bit_depth: int) -> bytes:
     return ints.reshape(-1, 1).view(np.uint8)[:, :3].tobytes()  # low 3 bytes of each int32
 
 
-def _write_wav(path: Path, audio: np.ndarray, sample_rate: int, bit_depth: int) -> None:
-    """Write stereo WAV atomically: a temporary file in the same folder, then os.replace."""
+def write_wav(path: str | Path, audio: np.ndarray, sample_rate: int, bit_depth: int = 16) -> Path:
+    """Write (frames, 2) float audio in [-1, 1] as PCM WAV, atomically: a temporary file in the
+    same folder, then os.replace, so no half-written file is ever left at `path`."""
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -321,6 +321,7 @@ def _write_wav(path: Path, audio: np.ndarray, sample_rate: int, bit_depth: int) 
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    return path
 
 
 def _safe_name(name: str) -> str:
@@ -372,49 +373,55 @@ def render(
     def to_samples(ticks: np.ndarray) -> np.ndarray:
         return np.rint(to_seconds(ticks) * sample_rate).astype(np.int64)
 
+    tracks = list(score.tracks)
     channels = _channels(score)
-    per_track = [_track_events(t, c, to_samples) for t, c in zip(score.tracks, channels)]
-    note_ends = [t.end() for t in score.tracks if len(t.notes)]
-    music_end = int(to_samples(np.array([max(note_ends)]))[0]) if note_ends else 0
+    per_track = [_track_events(t, c, to_samples) for t, c in zip(tracks, channels, strict=True)]
+    programs = [(c, t.program & 0x7F, t.is_drum) for t, c in zip(tracks, channels, strict=True)]
+    ends = [t.end() for t in tracks if len(t.notes)]
+    music_end = int(to_samples(np.array([max(ends)]))[0]) if ends else 0
     total = max(1, music_end + round(tail_seconds * sample_rate))
-    programs = [(c, int(t.program) & 0x7F, bool(t.is_drum)) for t, c in zip(score.tracks, channels)]
+    if total > MAX_MINUTES * 60 * sample_rate:  # each pass holds the whole piece as float32
+        raise InputError(
+            f"The score lasts {total / sample_rate / 60:.0f} minutes: render at most "
+            f"{MAX_MINUTES} (cut the score, or check for stray notes far after the end)."
+        )
 
-    # One pass for the mix, or one per track when stems are wanted (their sum is the mix:
-    # FluidSynth's voices, reverb and chorus are linear, and every track has its own channel).
-    groups = [[i] for i in range(len(per_track))] if stems_dir is not None else [
-        list(range(len(per_track)))]
+    # One pass for the mix, or one per track when stems are wanted: then the mix is the sum of
+    # the stems, so they null against it. (FluidSynth is linear but reuses voice slots, so a
+    # one-pass mix can differ from the sum by small transients at note onsets.)
+    stems_wanted = stems_dir is not None and len(tracks) > 0
+    groups = [[i] for i in range(len(tracks))] if stems_wanted else [list(range(len(tracks)))]
     parts: list[np.ndarray] = []
     for g, members in enumerate(groups):
-        events = np.concatenate([per_track[i] for i in members] or [np.zeros((0, 5), np.int64)])
-        events = events[np.lexsort((events[:, 1], events[:, 0]))]
+        events = np.concatenate([per_track[i] for i in members] + [np.zeros((0, 5), np.int64)])
+        events = events[np.lexsort((events[:, 1], events[:, 0]))]  # by sample, offs first
 
         def report(fraction: float, g: int = g) -> None:
             if progress is not None:
                 progress(min(1.0, (g + fraction) / len(groups)))
 
-        parts.append(_synthesise(fluidsynth, sf_path, sample_rate,
-                                 [programs[i] for i in members], events, total, report))
-    if not parts:  # no tracks at all: silence
-        parts.append(np.zeros((total, 2), dtype=np.float32))
-        if progress is not None:
-            progress(1.0)
-    mix = parts[0].copy() if stems_dir is not None else parts[0]  # stems keep their parts
+        programs_g = [programs[i] for i in members]
+        parts.append(
+            _synthesise(fluidsynth, sf_path, sample_rate, programs_g, events, total, report)
+        )
+    mix = parts[0].copy() if stems_wanted else parts[0]  # stems keep their own parts
     for part in parts[1:]:
         mix += part
 
     peak = max(float(np.max(np.abs(p))) for p in [mix, *parts])
-    target = 10 ** (PEAK_DBFS / 20)
-    gain = target / peak if peak > 0 else 1.0
-
+    # Stems share the mix's gain. FluidSynth's idle output is ~3e-8, not 0: keep silence silent.
+    gain = 10 ** (PEAK_DBFS / 20) / peak if peak > SILENCE else 0.0
     stems: list[str] = []
-    if stems_dir is not None:
+    if stems_wanted:
         folder = Path(stems_dir).expanduser()
-        for i, (track, part) in enumerate(zip(score.tracks, parts)):
+        for i, (track, part) in enumerate(zip(tracks, parts, strict=True)):
             stem = folder / f"{i:02d}-{_safe_name(track.name)}.wav"
-            _write_wav(stem, part * gain, sample_rate, bit_depth)
+            write_wav(stem, part * gain, sample_rate, bit_depth)
             stems.append(str(stem))
     mix *= gain
-    _write_wav(out_path, mix, sample_rate, bit_depth)
+    write_wav(out_path, mix, sample_rate, bit_depth)
+    if progress is not None:
+        progress(1.0)
     mix_peak = float(np.max(np.abs(mix)))
     return {
         "path": str(out_path),

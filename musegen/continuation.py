@@ -1,0 +1,306 @@
+"""Seed -> prompt tokens -> generate -> new bars merged onto the seed's own tracks and grid.
+
+The seed itself is never re-quantised: its score is copied as it is, and only the new notes,
+decoded from the model's tokens, are placed bar by bar on the seed's bar lines after its end.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+from symusic import KeySignature, Note, Score, Tempo, TimeSignature, Track
+
+from musegen import timeline
+from musegen.checkpoint import Checkpoint
+from musegen.errors import InputError
+from musegen.grammar import DRUMS, Constraints, Grammar
+from musegen.labels import parse_key, scale_pitch_classes
+from musegen.sampling import SamplingConfig, generate
+
+MAX_BARS = 256
+
+
+@dataclass
+class Options:
+    """What to generate; validated so that the CLI and the API give the same errors."""
+
+    bars: int = 8
+    style: str | None = None
+    mood: str | None = None
+    temperature: float = 0.95
+    top_k: int | None = None
+    top_p: float = 0.95
+    min_p: float = 0.0
+    repetition_penalty: float = 1.0
+    guidance: float = 1.0
+    variations: int = 1
+    seed: int = 0
+    key: str | None = None  # e.g. "C:major": new pitches stay in its scale
+    pitch_range: tuple[int, int] | None = None
+    programs: list[int] | None = None  # GM programs (0-127) for the new material, -1 = drums
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.bars <= MAX_BARS:
+            raise InputError(f"--bars {self.bars} is out of range: use 1 to {MAX_BARS}")
+        if not 1 <= self.variations <= 64:
+            raise InputError(f"--variations {self.variations} is out of range: use 1 to 64")
+        if self.guidance < 0 or not math.isfinite(self.guidance):
+            raise InputError(f"--guidance {self.guidance} is invalid: use a value >= 0 (1 = off)")
+        if self.key is not None:
+            try:
+                parse_key(self.key)
+            except ValueError as exc:
+                raise InputError(f"--key: {exc}") from None
+        if self.pitch_range is not None:
+            low, high = self.pitch_range
+            if not 0 <= low <= high <= 127:
+                raise InputError(f"--pitch-range {low}-{high} is invalid: use LOW-HIGH within 0-127")
+        for p in self.programs or []:
+            if not -1 <= p <= 127:
+                raise InputError(f"--programs: {p} is not a GM program (0-127, or -1 for drums)")
+        try:
+            self.sampling()
+        except ValueError as exc:
+            raise InputError(f"{exc}") from None
+
+    def sampling(self) -> SamplingConfig:
+        return SamplingConfig(
+            temperature=self.temperature, top_k=self.top_k, top_p=self.top_p, min_p=self.min_p,
+            repetition_penalty=self.repetition_penalty, guidance=self.guidance,
+        )  # fmt: skip
+
+
+@dataclass
+class Generated:
+    """One continuation: the full score (seed + new bars) and the new bars alone."""
+
+    full: Score
+    new: Score  # starts at tick 0 with the tempo, meter and key in force at new_start
+    new_start: int  # tick in the full score where the new bars begin
+    channels: dict[int, int]  # track index -> MIDI channel, for both scores
+    info: dict = field(default_factory=dict)
+
+
+def continue_seed(
+    ckpt: Checkpoint,
+    seed: Score,
+    options: Options,
+    *,
+    channels: dict[int, int] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    notice: Callable[[str], None] | None = None,
+) -> list[Generated]:
+    """Generate `options.variations` continuations of `seed`, decoded as one batch."""
+    started = time.perf_counter()
+    tok, model = ckpt.tokenizer, ckpt.model
+    tpq = seed.ticks_per_quarter
+    seed_end = timeline.end_tick(seed)
+    new_start = timeline.next_bar_line(seed, seed_end)
+    meter = timeline.meter_at(seed, new_start)
+    bar_len = meter.bar_ticks(tpq)
+    cond = tok.condition_ids(options.style, options.mood)  # ValueError lists valid names
+    constraints = _constraints(seed, meter, options)
+    grammar = Grammar(tok, constraints)
+
+    seed_ids = tok.encode(seed)
+    context = model.config.context
+    per_bar = len(seed_ids) / max(1, len(timeline.bar_lines(seed, seed_end)) - 1)
+    budget = min(context // 2, int(per_bar * options.bars * 1.5) + 32)
+    prompt_ids = _crop_at_bar(seed_ids, context - 2 - budget, tok.starts_bar)
+    if len(prompt_ids) < len(seed_ids) and notice:
+        notice(f"the seed is longer than the model's context: the prompt keeps its last "
+               f"{len(prompt_ids)} of {len(seed_ids)} tokens, cut at a bar line")  # fmt: skip
+
+    B = options.variations
+    generator = torch.Generator().manual_seed(options.seed)
+    state = grammar.start(B)
+    target = options.bars + 1  # generation stops on the Bar token that would open one more
+    histories = [list(seed_ids) for _ in range(B)]
+    new_ids: list[list[int]] = [[] for _ in range(B)]
+    done = np.zeros(B, dtype=bool)
+    rows = list(range(B))
+    n_generated = 0
+    while rows:
+        # First round: all variations as one batch. Rows that ran out of context continue
+        # one by one with their history re-cropped at a bar line.
+        batch = rows if n_generated == 0 else rows[:1]
+        crop = len(prompt_ids) if n_generated == 0 else context - 2 - budget
+        prompts = [cond + _crop_at_bar(histories[r], crop, tok.starts_bar) for r in batch]
+        width = len(prompts[0])
+        prompt = torch.tensor(prompts)
+        uncond = torch.tensor([tok.condition_ids(None, None) + p[2:] for p in prompts])
+        sub = _substate(state, batch)
+
+        def mask_fn(step, tokens, sub=sub):
+            return grammar.mask(sub)
+
+        def stop_fn(new, step, sub=sub):
+            grammar.advance(sub, new.numpy())
+            return torch.from_numpy(sub.bars >= target)
+
+        out = generate(
+            model, prompt, max_new_tokens=context - width, sampling=options.sampling(),
+            generator=generator, uncond_prompt=uncond, mask_fn=mask_fn, stop_fn=stop_fn,
+            pad_id=tok.pad_id,
+            progress=(lambda n: progress(n_generated + n, -1)) if progress else None,
+        )  # fmt: skip
+        for j, r in enumerate(batch):
+            produced = out[j, width:].tolist()
+            if sub.bars[j] >= target:
+                produced = _until_stop(produced, tok.bar_count, target - state.bars[r])
+                done[r] = True
+            new_ids[r] += produced
+            histories[r] += produced
+        _merge_substate(state, sub, batch)
+        n_generated += int((out[:, width:] != tok.pad_id).sum())
+        if n_generated == 0 or all(not p for p in (out[:, width:] != tok.pad_id).any(1).tolist()):
+            break  # the model produced nothing more: stop rather than loop
+        rows = [r for r in rows if not done[r]]
+    elapsed = time.perf_counter() - started
+
+    results = []
+    for r in range(B):
+        new_notes = _place(tok.decode(new_ids[r]), new_start, bar_len, options.bars, tpq)
+        full, new, chans = _assemble(seed, new_notes, new_start, options.bars * bar_len, channels)
+        info = {
+            "variation": r + 1,
+            "new_start_tick": new_start,
+            "new_bars": options.bars,
+            "meter": str(meter),
+            "tempo_qpm": timeline.tempo_at(seed, new_start),
+            "prompt_tokens": len(prompt_ids) + 2,
+            "seed_tokens": len(seed_ids),
+            "generated_tokens": len(new_ids[r]),
+            "new_notes": sum(len(t.notes) for t in new.tracks),
+            "complete": bool(done[r]),
+            "seconds": round(elapsed, 3),
+            "options": asdict(options),
+        }
+        results.append(Generated(full, new, new_start, chans, info))
+    return results
+
+
+def _constraints(seed: Score, meter: timeline.Meter, options: Options) -> Constraints:
+    programs = options.programs
+    if programs is None:
+        programs = sorted({DRUMS if t.is_drum else int(t.program) for t in seed.tracks if t.notes})
+    scale = None
+    if options.key:
+        tonic, mode = parse_key(options.key)
+        scale = scale_pitch_classes(tonic, mode)
+    return Constraints(
+        meter=(meter.numerator, meter.denominator),
+        programs=set(programs),
+        pitch_range=options.pitch_range or (0, 127),
+        scale=scale,
+    )
+
+
+def _crop_at_bar(ids: list[int], keep: int, starts_bar: np.ndarray) -> list[int]:
+    """The last `keep` tokens or fewer, starting at a bar line when one is in range."""
+    if len(ids) <= keep:
+        return list(ids)
+    start = len(ids) - max(keep, 1)
+    for i in range(start, len(ids)):
+        if starts_bar[ids[i]]:
+            return list(ids[i:])
+    return list(ids[start:])
+
+
+def _substate(state, rows):
+    from musegen.grammar import GrammarState
+
+    return GrammarState(state.last_type[rows].copy(), state.position[rows].copy(),
+                        state.bars[rows].copy())  # fmt: skip
+
+
+def _merge_substate(state, sub, rows) -> None:
+    state.last_type[rows], state.position[rows], state.bars[rows] = (
+        sub.last_type, sub.position, sub.bars)  # fmt: skip
+
+
+def _until_stop(ids: list[int], bar_count: np.ndarray, bars_left: int) -> list[int]:
+    """Generated ids up to and including the one holding the stopping Bar."""
+    seen = 0
+    for i, v in enumerate(ids):
+        seen += int(bar_count[v])
+        if seen >= bars_left:
+            return ids[: i + 1]
+    return ids
+
+
+def _place(decoded: Score, new_start: int, bar_len: int, bars: int, tpq: int) -> list[tuple]:
+    """Notes of the decoded new bars, as (program, is_drum, Note) on the seed's tick grid.
+
+    Each decoded bar k goes to the seed's k-th bar after new_start; a note that would not fit
+    the seed's bar (only possible when the meter had no token) is dropped.
+    """
+    if not decoded.tracks:
+        return []
+    ratio = tpq / decoded.ticks_per_quarter
+    end = new_start + bars * bar_len
+    lines = timeline.bar_lines(decoded, timeline.end_tick(decoded) + 1)
+    placed = []
+    for track in decoded.tracks:
+        for n in track.notes:
+            k = int(np.searchsorted(lines, n.time, side="right")) - 1
+            offset = round((n.time - lines[k]) * ratio)
+            if k >= bars or offset >= bar_len:
+                continue
+            start = new_start + k * bar_len + offset
+            duration = min(max(1, round(n.duration * ratio)), end - start)
+            if duration > 0:
+                placed.append((int(track.program), bool(track.is_drum),
+                               Note(start, duration, int(n.pitch), int(n.velocity))))  # fmt: skip
+    return placed
+
+
+def _assemble(seed: Score, placed: list[tuple], new_start: int, length: int,
+              channels: dict[int, int] | None) -> tuple[Score, Score, dict[int, int]]:  # fmt: skip
+    """Seed + new notes on the seed's tracks (nearest mean pitch among same-program tracks)."""
+    full = seed.copy()
+    groups: dict[int, list[int]] = {}  # program (DRUMS for drums) -> track indices
+    for i, t in enumerate(full.tracks):
+        groups.setdefault(DRUMS if t.is_drum else int(t.program), []).append(i)
+    mean_pitch = {
+        i: float(np.mean([n.pitch for n in t.notes])) if len(t.notes) else 60.0
+        for i, t in enumerate(full.tracks)
+    }
+    new_notes: dict[int, list[Note]] = {}
+    for program, is_drum, note in placed:
+        key = DRUMS if is_drum else program
+        if key not in groups:  # a program the seed does not have (--programs)
+            name = "Drums" if is_drum else f"Program {program}"
+            full.tracks.append(Track(name=f"{name} (generated)", program=max(program, 0),
+                                     is_drum=is_drum))  # fmt: skip
+            groups[key] = [len(full.tracks) - 1]
+            mean_pitch[len(full.tracks) - 1] = float(note.pitch)
+        best = min(groups[key], key=lambda i: abs(mean_pitch[i] - note.pitch))
+        new_notes.setdefault(best, []).append(note)
+    for index, notes in new_notes.items():
+        for n in sorted(notes, key=lambda n: (n.time, n.pitch)):
+            full.tracks[index].notes.append(n)
+    return full, _new_only(full, seed, new_start, length), dict(channels or {})
+
+
+def _new_only(full: Score, seed: Score, new_start: int, length: int) -> Score:
+    """The new bars alone from tick 0, with the tempo, meter and key in force at new_start."""
+    new = Score(full.ticks_per_quarter)
+    new.tempos.append(Tempo(0, timeline.tempo_at(seed, new_start)))
+    meter = timeline.meter_at(seed, new_start)
+    new.time_signatures.append(TimeSignature(0, meter.numerator, meter.denominator))
+    key = timeline.key_at(seed, new_start)
+    if key is not None:
+        new.key_signatures.append(KeySignature(0, key[0], key[1]))
+    for track in full.tracks:
+        out = Track(name=track.name, program=track.program, is_drum=track.is_drum)
+        for n in track.notes:
+            if n.time >= new_start:
+                out.notes.append(Note(n.time - new_start, n.duration, n.pitch, n.velocity))
+        new.tracks.append(out)
+    return new

@@ -1,0 +1,139 @@
+"""`musegen continue` end to end: read the seed, generate, write every output into a folder.
+
+Every file is written to a temporary name and renamed, and a failure part-way removes what
+this run wrote, so a folder never holds a half-finished set.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import json
+import os
+import time
+from pathlib import Path
+
+from musegen.errors import InputError, MuseGenError, RenderError
+
+
+def output_names(variations: int) -> list[dict[str, str]]:
+    """File names per variation: no suffix for one, -1, -2, ... for several."""
+    names = []
+    for i in range(variations):
+        sfx = "" if variations == 1 else f"-{i + 1}"
+        names.append({
+            "full": f"full{sfx}.mid", "continuation": f"continuation{sfx}.mid",
+            "wav": f"full{sfx}.wav", "stems": f"stems{sfx}", "plot": f"pianoroll{sfx}.png",
+            "json": f"generation{sfx}.json",
+        })  # fmt: skip
+    return names
+
+
+def continue_file(
+    seed_file: str | os.PathLike,
+    out: str | os.PathLike,
+    *,
+    bars: int = 8,
+    variations: int = 1,
+    options: dict | None = None,
+    checkpoint: str | None = None,
+    soundfont: str | os.PathLike | None = None,
+    audio: bool = True,
+    force: bool = False,
+    limits: dict | None = None,
+    progress: bool = True,
+    say=print,
+) -> list[Path]:
+    """Continue a seed file and write all outputs; returns the paths written."""
+    from musegen.api import MuseGen
+    from musegen.continuation import Options
+    from musegen.midi_io import Limits, read_seed
+
+    out = Path(out)
+    opts = {k: v for k, v in (options or {}).items() if v is not None}
+    Options(bars=bars, variations=variations, **opts)  # validate before any slow work
+    names = output_names(variations)
+    existing = [out / n[k] for n in names for k in n if (out / n[k]).exists()]
+    if existing and not force:
+        raise InputError(f"{existing[0]} already exists; pass --force to overwrite or choose another -o")
+    if soundfont is not None and audio:
+        from musegen.render import find_soundfont
+
+        find_soundfont(soundfont)  # a bad soundfont fails now, not after generating
+    limit_values = {k: v for k, v in (limits or {}).items() if v is not None}
+    seed = read_seed(seed_file, Limits(**limit_values))
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / f".musegen-write-test-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise InputError(f"cannot write to {out} ({exc.strerror}); choose a writable folder with -o")
+
+    mg = MuseGen.from_pretrained(checkpoint)
+    started = time.perf_counter()
+    results = _generate(mg, seed, bars, variations, opts, progress, say)
+    generation_seconds = time.perf_counter() - started
+    written: list[Path] = []
+    try:
+        for result, n in zip(results, names, strict=True):
+            written.append(result.save(out / n["full"], overwrite=True))
+            written.append(result.continuation.save(out / n["continuation"], overwrite=True))
+            written.append(result.plot(out / n["plot"], title=f"{Path(seed_file).name} + {bars} bars"))
+            timings = {"generation_seconds": round(generation_seconds, 3)}
+            if audio:
+                timings.update(_render(result, out, n, soundfont, written, say))
+            record = {
+                **result.provenance,
+                "seed_sha256": hashlib.sha256(seed.data).hexdigest(),
+                "outputs": {k: v for k, v in n.items() if (out / v).exists()},
+                "timings": timings,
+            }
+            written.append(_write_json(out / n["json"], record))
+    except OSError as exc:
+        for path in written:
+            _remove(path)
+        if exc.errno == errno.ENOSPC:
+            raise InputError(f"the disk holding {out} is full; free space or choose another -o")
+        raise InputError(f"could not write into {out} ({exc.strerror or exc}); nothing was kept")
+    return written
+
+
+def _generate(mg, seed, bars, variations, opts, progress, say):
+    from rich.progress import Progress
+
+    with Progress(disable=not progress, transient=True) as bar:
+        task = bar.add_task("generating", total=None)
+        return mg.continue_midi(
+            seed.data, bars, variations=variations, notice=lambda m: say(f"note: {m}"),
+            progress=lambda n, _: bar.update(task, completed=n), **opts,
+        )  # fmt: skip
+
+
+def _render(result, out: Path, n: dict, soundfont, written: list[Path], say) -> dict:
+    """Full mix and stems; a missing FluidSynth library is one line, not a failure."""
+    try:
+        info = result.render(out / n["wav"], soundfont=soundfont, stems_dir=out / n["stems"])
+    except RenderError as exc:
+        say(f"note: no audio written: {exc}")
+        return {}
+    written.append(out / n["wav"])
+    written.extend(Path(p) for p in info.get("stems", []))
+    return {"render_seconds": info.get("render_seconds")}
+
+
+def _write_json(path: Path, record: dict) -> Path:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(record, indent=2, sort_keys=True, default=str))
+    tmp.replace(path)
+    return path
+
+
+def _remove(path: Path) -> None:
+    try:
+        path.unlink()
+    except OSError:
+        pass
+
+
+__all__ = ["continue_file", "output_names", "MuseGenError"]

@@ -1,0 +1,112 @@
+from __future__ import annotations
+
+import csv
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from musegen.config import TrainConfig
+from musegen.training import fit, lr_factor
+
+MUSEGEN = [sys.executable, "-m", "musegen"]
+
+
+def tiny(small_shards: Path, out: Path, **kw) -> TrainConfig:
+    values = dict(data=str(small_shards), out=str(out), size="tiny", context=128, batch_size=8,
+                  lr=3e-3, warmup_steps=5, max_steps=40, val_every=20, val_windows=16,
+                  checkpoint_every=10, threads=1)  # fmt: skip
+    values.update(kw)
+    return TrainConfig(**values)
+
+
+def losses(run: Path, name: str) -> list[tuple[int, float]]:
+    with (run / "logs" / "metrics.csv").open() as fh:
+        return [(int(r["step"]), float(r[name])) for r in csv.DictReader(fh) if r.get(name)]
+
+
+def test_lr_schedule_warms_up_then_decays():
+    assert lr_factor(0, 10, 100, 0.1) < lr_factor(9, 10, 100, 0.1) <= 1.0
+    assert lr_factor(100, 10, 100, 0.1) == pytest.approx(0.1)
+
+
+def test_config_validation_names_the_field():
+    with pytest.raises(ValueError, match="strategy='mpi'"):
+        TrainConfig(strategy="mpi")
+    with pytest.raises(ValueError, match="unknown training option"):
+        TrainConfig.from_dict({"learning_rate": 1})
+
+
+@pytest.mark.slow
+def test_loss_falls_and_checkpoints_exist(small_shards, tmp_path):
+    run = fit(tiny(small_shards, tmp_path / "run"), progress=False)
+    train = losses(run, "train_loss")
+    import math
+
+    # starts near ln(vocab) = uniform guessing, and has learned clearly by the end
+    assert train[-1][1] < train[0][1] and train[-1][1] < 0.8 * math.log(800), train
+    assert (run / "checkpoints" / "last.ckpt").exists()
+    assert (run / "checkpoints" / "best.ckpt").exists()
+    assert (run / "run.json").exists() and (run / "tokenizer.json").exists()
+    assert losses(run, "val_loss") and losses(run, "val_bits_per_note")
+
+
+@pytest.mark.slow
+def test_sigkill_then_resume_finishes(small_shards, tmp_path):
+    out = tmp_path / "run"
+    args = [*MUSEGEN, "train", "--data", str(small_shards), "--out", str(out), "--size", "tiny",
+            "--context", "128", "--batch-size", "8", "--max-steps", "60", "--val-every", "20",
+            "--val-windows", "8", "--checkpoint-every", "10", "--warmup-steps", "5",
+            "--threads", "1"]  # fmt: skip
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    last = out / "checkpoints" / "last.ckpt"
+    deadline = time.time() + 120
+    while time.time() < deadline and not (last.exists() and _step(out) >= 20):
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    killed_at = _step(out)
+    assert 10 <= killed_at < 60
+    resumed = subprocess.run([*args, "--resume"], capture_output=True, text=True, env=env)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    steps = [s for s, _ in losses(out, "train_loss")]
+    assert max(steps) >= 49  # logged every 10 steps up to the end
+    import torch
+
+    state = torch.load(last, map_location="cpu", weights_only=True)
+    assert state["global_step"] == 60
+    # the loss carries on from where it was rather than starting over
+    train = losses(out, "train_loss")
+    assert train[-1][1] < train[0][1]
+
+
+def _step(out: Path) -> int:
+    path = out / "checkpoints" / "last.ckpt"
+    if not path.exists():
+        return 0
+    import torch
+
+    try:
+        return int(torch.load(path, map_location="cpu", weights_only=True)["global_step"])
+    except Exception:  # being written
+        return 0
+
+
+@pytest.mark.slow
+def test_two_process_ddp_on_cpu(small_shards, tmp_path):
+    out = tmp_path / "ddp"
+    args = [*MUSEGEN, "train", "--data", str(small_shards), "--out", str(out), "--size", "tiny",
+            "--context", "64", "--batch-size", "4", "--max-steps", "6", "--val-every", "3",
+            "--val-windows", "4", "--checkpoint-every", "3", "--accelerator", "cpu",
+            "--devices", "2", "--strategy", "ddp", "--threads", "1"]  # fmt: skip
+    result = subprocess.run(args, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    import json
+
+    summary = json.loads((out / "run.json").read_text())
+    assert summary["steps"] == 6 and summary["hardware"].startswith("2 x")
