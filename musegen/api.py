@@ -89,19 +89,20 @@ class MuseGen:
     def moods(self) -> list[str]:
         return self.checkpoint.tokenizer.moods
 
-    def continue_midi(self, seed, bars: int = 8, *, variations: int | None = None, limits=None,
+    def continue_midi(self, midi, /, bars: int = 8, *, variations: int | None = None, limits=None,
                       progress=None, notice=None, **options) -> Continuation | list[Continuation]:  # fmt: skip
         """Continue a seed by `bars` bars.
 
         Args:
-            seed: a path, MIDI bytes, a symusic Score, a pretty_midi.PrettyMIDI or a mido.MidiFile.
+            midi: the seed: a path, MIDI bytes, a symusic Score, a pretty_midi.PrettyMIDI or a
+                mido.MidiFile.
             variations: with a number, returns a list of that many continuations (one batch).
             options: style, mood, temperature, top_k, top_p, min_p, repetition_penalty,
                 guidance, seed, key ("C:major"), pitch_range ((lo, hi)), programs ([0, 40]).
         """
         from musegen.midi_io import read_seed
 
-        loaded = read_seed(seed, limits)
+        loaded = read_seed(midi, limits)
         opts = Options(bars=bars, variations=variations or 1, **options)
         self._check_names(opts)
         generated = continue_seed(self.checkpoint, loaded.score, opts, channels=loaded.channels,

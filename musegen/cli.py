@@ -284,8 +284,8 @@ def render(
 @app.command()
 def styles(checkpoint: str | None = typer.Option(None)) -> None:
     """List the styles a checkpoint knows."""
-    from musegen.tokenizer import MuseTokenizer
     from musegen import checkpoint as ckpt
+    from musegen.tokenizer import MuseTokenizer
 
     typer.echo("\n".join(MuseTokenizer.load(ckpt.resolve(checkpoint) / "tokenizer.json").styles))
 
@@ -293,8 +293,8 @@ def styles(checkpoint: str | None = typer.Option(None)) -> None:
 @app.command()
 def moods(checkpoint: str | None = typer.Option(None)) -> None:
     """List the moods a checkpoint knows (valence/arousal quadrants)."""
-    from musegen.tokenizer import MuseTokenizer
     from musegen import checkpoint as ckpt
+    from musegen.tokenizer import MuseTokenizer
 
     typer.echo("\n".join(MuseTokenizer.load(ckpt.resolve(checkpoint) / "tokenizer.json").moods))
 

@@ -14,8 +14,8 @@ import torch
 
 from musegen.tokenizer import MuseTokenizer
 
-TYPES = ("Bar", "TimeSig", "Position", "Tempo", "Program", "Pitch", "PitchDrum", "Velocity",
-         "Duration")  # fmt: skip
+TYPES = ("Bar", "TimeSig", "Position", "Tempo", "Program", "ProgramDrum", "Pitch", "PitchDrum",
+         "Velocity", "Duration")  # fmt: skip
 START = len(TYPES)  # state before the first generated token: a bar must come first
 DRUMS = -1  # miditok's Program value for drums
 
@@ -40,12 +40,28 @@ class GrammarState:
     bars: np.ndarray = field(default=None)  # (B,) Bar tokens generated so far
 
 
+def _type(base_token: str) -> str:
+    """Base token type, with drums' Program told apart: only drum pitches may follow it."""
+    return "ProgramDrum" if base_token == f"Program_{DRUMS}" else base_token.split("_", 1)[0]
+
+
+def _graph(tokenizer: MuseTokenizer) -> dict[str, set[str]]:
+    """miditok's token-type graph, refined so pitches match their program's kind."""
+    graph = {k: set(v) for k, v in tokenizer.remi.tokens_types_graph.items()}
+    for successors in graph.values():
+        if "Program" in successors:
+            successors.add("ProgramDrum")
+    graph["ProgramDrum"] = {"PitchDrum"}
+    graph["Program"] = graph.get("Program", set()) - {"PitchDrum"}
+    return graph
+
+
 class Grammar:
     """Precomputed per-id tables over a tokenizer's vocabulary for one set of constraints."""
 
     def __init__(self, tokenizer: MuseTokenizer, constraints: Constraints):
         self.tokenizer = tokenizer
-        graph = tokenizer.remi.tokens_types_graph
+        graph = _graph(tokenizer)
         index = {t: i for i, t in enumerate(TYPES)}
         vocab = len(tokenizer.base_tokens)
         # valid[s, v]: id v may follow a token of type s (START: first token of a bar).
@@ -53,17 +69,15 @@ class Grammar:
         self.end_type = np.zeros(vocab, dtype=np.int64)
         self.first_pos = np.full(vocab, -1, dtype=np.int64)  # before any Bar inside the id
         self.last_pos = np.full(vocab, -2, dtype=np.int64)  # -2: id sets no position
-        self.resets = np.zeros(vocab, dtype=bool)  # holds a Bar (position restarts)
         self.bar_count = tokenizer.bar_count.astype(np.int64)
         allowed = self._static_allowed(constraints)
         for v, base in enumerate(tokenizer.base_tokens):
-            types = [b.split("_", 1)[0] for b in base]
+            types = [_type(b) for b in base]
             if not base or any(t not in index for t in types) or not allowed[v]:
                 continue
             ok, pos, first, bar_seen, last = True, -1, -1, False, -2
-            for a, b, tok in zip(types, types[1:], base[1:]):
-                if b not in graph.get(a, ()):
-                    ok = False
+            if any(b not in graph.get(a, ()) for a, b in zip(types, types[1:])):
+                ok = False
             for t, tok in zip(types, base):
                 if t == "Bar":
                     bar_seen, pos, last = True, -1, -1
@@ -77,7 +91,7 @@ class Grammar:
             if not ok:
                 continue
             self.end_type[v] = index[types[-1]]
-            self.first_pos[v], self.last_pos[v], self.resets[v] = first, last, bar_seen
+            self.first_pos[v], self.last_pos[v] = first, last
             for s, prev in enumerate(TYPES):
                 self.valid[s, v] = types[0] in graph.get(prev, ())
             self.valid[START, v] = types[0] == "Bar"
@@ -130,6 +144,4 @@ class Grammar:
         state.last_type = self.end_type[ids]
         state.bars = state.bars + self.bar_count[ids]
         sets = self.last_pos[ids]
-        reset = self.resets[ids]
-        state.position = np.where(sets >= -1, np.where(reset & (sets == -1), -1, sets),
-                                  state.position)  # fmt: skip
+        state.position = np.where(sets >= -1, sets, state.position)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import io
 import os
 import struct
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from symusic import Score
 from symusic.core import ScoreTick
 
 from musegen.errors import InputError
+from musegen.files import atomic_write_bytes
 from musegen.timeline import end_tick
 
 MAX_QPM = 1000.0  # faster tempos (including the invalid 0 µs per quarter) are clamped to this
@@ -337,17 +337,7 @@ def write_midi(
         key_signatures=key_signatures,
     )
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return atomic_write_bytes(path, data)
 
 
 def midi_bytes(

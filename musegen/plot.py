@@ -6,8 +6,6 @@ global state (backend, current figure) for other users in the same process.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +13,7 @@ import numpy as np
 from symusic import Score
 
 from musegen.errors import InputError
+from musegen.files import atomic_open
 from musegen.timeline import bar_lines, end_tick
 
 SEED_COLOUR = "#4C72B0"
@@ -180,12 +179,6 @@ def plot_pianoroll(
 
     out = Path(out_png).expanduser()
     out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            fig.savefig(f, format="png")
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_open(out) as f:
+        fig.savefig(f, format="png")
     return out

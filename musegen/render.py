@@ -13,7 +13,6 @@ import importlib.util
 import math
 import os
 import re
-import tempfile
 import time
 import wave
 from collections.abc import Callable
@@ -24,6 +23,7 @@ import numpy as np
 from symusic import Score
 
 from musegen.errors import InputError, RenderError
+from musegen.files import atomic_open
 
 SAMPLE_RATES = (44100, 48000)
 BIT_DEPTHS = (16, 24)
@@ -309,18 +309,12 @@ def write_wav(path: str | Path, audio: np.ndarray, sample_rate: int, bit_depth: 
     same folder, then os.replace, so no half-written file is ever left at `path`."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f, wave.open(f, "wb") as w:
-            w.setnchannels(2)
-            w.setsampwidth(bit_depth // 8)
-            w.setframerate(sample_rate)
-            for start in range(0, len(audio), WRITE_FRAMES):  # bounded temporary memory
-                w.writeframes(_pcm_bytes(audio[start : start + WRITE_FRAMES], bit_depth))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_open(path) as f, wave.open(f, "wb") as w:
+        w.setnchannels(2)
+        w.setsampwidth(bit_depth // 8)
+        w.setframerate(sample_rate)
+        for start in range(0, len(audio), WRITE_FRAMES):  # bounded temporary memory
+            w.writeframes(_pcm_bytes(audio[start : start + WRITE_FRAMES], bit_depth))
     return path
 
 

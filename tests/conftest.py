@@ -29,3 +29,18 @@ def small_shards(small_corpus, tmp_path_factory) -> Path:
 
     out = tmp_path_factory.mktemp("cache")
     return build_shards(small_corpus, out, vocab_size=800, jobs=1, progress=False)
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(small_shards, tmp_path_factory) -> Path:
+    """A tiny model trained for a few steps, saved as a real checkpoint folder."""
+    from musegen import checkpoint
+    from musegen.config import TrainConfig
+    from musegen.training import fit
+
+    run = tmp_path_factory.mktemp("run")
+    cfg = TrainConfig(data=str(small_shards), out=str(run), size="tiny", context=256,
+                      batch_size=8, lr=3e-3, warmup_steps=2, max_steps=20, val_every=10,
+                      val_windows=8, checkpoint_every=10, threads=1)  # fmt: skip
+    fit(cfg, progress=False)
+    return checkpoint.export_run(run, run.parent / "tiny-ckpt", name="tiny-test")

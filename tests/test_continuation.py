@@ -1,0 +1,149 @@
+"""Continuation semantics on seeds built in code, read back with four independent parsers."""
+
+from __future__ import annotations
+
+import mido
+import pretty_midi
+import pytest
+from symusic import Note, Score, Tempo, TimeSignature, Track
+
+from musegen import timeline
+from musegen.api import MuseGen
+from musegen.errors import InputError
+
+
+def seed_score(tpq=480, meter=(4, 4), bars=3, drums=False, tempo_change=False) -> Score:
+    score = Score(tpq)
+    score.tempos.append(Tempo(0, 100.0))
+    if tempo_change:
+        score.tempos.append(Tempo(tpq * 4, 132.0))
+    score.time_signatures.append(TimeSignature(0, *meter))
+    bar = round(meter[0] * tpq * 4 / meter[1])
+    melody = Track(name="Violin", program=40)
+    bass = Track(name="Cello", program=42)
+    for b in range(bars):
+        for i, p in enumerate((67, 69, 71, 72)):
+            melody.notes.append(Note(b * bar + i * bar // 4, bar // 4, p, 90))
+        bass.notes.append(Note(b * bar, bar, 48, 70))
+    score.tracks.extend([melody, bass])
+    if drums:
+        kit = Track(name="Drums", program=0, is_drum=True)
+        for b in range(bars):
+            kit.notes.append(Note(b * bar, tpq // 4, 36, 100))
+        score.tracks.append(kit)
+    return score
+
+
+@pytest.fixture(scope="module")
+def mg(tiny_checkpoint) -> MuseGen:
+    return MuseGen.from_pretrained(tiny_checkpoint)
+
+
+def notes_of(score: Score, until: int | None = None):
+    return sorted((i, n.time, n.duration, n.pitch, n.velocity)
+                  for i, t in enumerate(score.tracks) for n in t.notes
+                  if until is None or n.time < until)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "tpq,meter,drums,tempo_change",
+    [(480, (4, 4), False, False), (96, (3, 4), False, True), (960, (6, 8), True, False),
+     (480, (7, 8), True, True), (384, (5, 4), False, False)],
+)  # fmt: skip
+def test_new_bars_start_on_the_bar_line_and_keep_the_seed(mg, tmp_path, tpq, meter, drums,
+                                                          tempo_change):  # fmt: skip
+    seed = seed_score(tpq, meter, bars=3, drums=drums, tempo_change=tempo_change)
+    result = mg.continue_midi(seed, bars=2, seed=1)
+    bar = timeline.Meter(*meter).bar_ticks(tpq)
+    assert result.new_start == 3 * bar
+    path = result.save(tmp_path / "full.mid")
+    new_path = result.continuation.save(tmp_path / "new.mid")
+    back = Score(str(path))
+    assert back.ticks_per_quarter == tpq
+    # the seed survives exactly: notes, tempo map, meter
+    assert notes_of(back, result.new_start) == notes_of(seed)
+    assert [(t.time, round(t.qpm, 3)) for t in back.tempos] == [
+        (t.time, round(t.qpm, 3)) for t in seed.tempos]  # fmt: skip
+    assert [(t.time, t.numerator, t.denominator) for t in back.time_signatures] == [
+        (0, *meter)]  # fmt: skip
+    new_notes = [n for t in back.tracks for n in t.notes if n.time >= result.new_start]
+    assert all(result.new_start <= n.time and n.time + n.duration <= 5 * bar for n in new_notes)
+    # tracks: same names and programs, drums stay drums on channel 10
+    assert [(t.name, t.program, t.is_drum) for t in back.tracks[: len(seed.tracks)]] == [
+        (t.name, t.program, t.is_drum) for t in seed.tracks]  # fmt: skip
+    mid = mido.MidiFile(str(path), clip=False)
+    assert mid.type == 1 and any(m.type == "marker" and "musegen" in m.text for m in mid.tracks[0])
+    for track in mid.tracks[1:]:
+        channels = {m.channel for m in track if m.type == "note_on"}
+        names = [m.name for m in track if m.type == "track_name"]
+        assert names and len(channels) <= 1
+        if names[0] == "Drums":
+            assert channels <= {9}
+    pm = pretty_midi.PrettyMIDI(str(path))
+    assert sum(len(i.notes) for i in pm.instruments) == len(notes_of(back))
+    # the new bars alone start at tick 0 with the tempo and meter in force there
+    new = Score(str(new_path))
+    assert [(t.numerator, t.denominator) for t in new.time_signatures] == [meter]
+    assert new.tempos[0].time == 0
+    assert round(new.tempos[0].qpm) == (132 if tempo_change else 100)
+    assert sorted(n.time + result.new_start for t in new.tracks for n in t.notes) == sorted(
+        n.time for n in new_notes)  # fmt: skip
+
+
+def test_music21_reads_the_outputs(mg, tmp_path):
+    import music21
+
+    result = mg.continue_midi(seed_score(), bars=2, seed=2)
+    parsed = music21.converter.parse(str(result.save(tmp_path / "f.mid")))
+    assert len(parsed.flatten().notes) > 0
+
+
+def test_same_seed_same_bytes_and_variations_differ(mg):
+    seed = seed_score()
+    a = mg.continue_midi(seed, bars=2, seed=5, style="chorale")
+    b = mg.continue_midi(seed, bars=2, seed=5, style="chorale")
+    assert a.to_bytes() == b.to_bytes() and a.continuation.to_bytes() == b.continuation.to_bytes()
+    many = mg.continue_midi(seed, bars=2, seed=5, variations=3, temperature=1.5)
+    assert isinstance(many, list) and len(many) == 3
+    assert len({m.continuation.to_bytes() for m in many}) > 1
+
+
+def test_seed_inputs_of_every_kind(mg, tmp_path):
+    seed = seed_score()
+    path = tmp_path / "seed.mid"
+    seed.dump_midi(str(path))
+    data = path.read_bytes()
+    kinds = [str(path), path, data, Score(str(path)), pretty_midi.PrettyMIDI(str(path)),
+             mido.MidiFile(str(path))]  # fmt: skip
+    outs = {mg.continue_midi(k, bars=1, seed=3).continuation.to_bytes() for k in kinds}
+    assert len(outs) == 1
+    assert path.read_bytes() == data  # the seed file is never modified
+
+
+def test_constraints_hold(mg):
+    seed = seed_score()
+    result = mg.continue_midi(seed, bars=4, seed=4, key="C:major", pitch_range=(55, 80),
+                              temperature=1.3)  # fmt: skip
+    new = [n for t in result.continuation.score.tracks for n in t.notes]
+    assert all(55 <= n.pitch <= 80 and n.pitch % 12 in {0, 2, 4, 5, 7, 9, 11} for n in new)
+    only_violin = mg.continue_midi(seed, bars=2, seed=4, programs=[40])
+    counts = [len(t.notes) for t in only_violin.continuation.score.tracks]
+    assert counts[1] == 0  # the cello track gets nothing new
+
+
+def test_unknown_names_and_bad_options_list_the_valid_ones(mg):
+    with pytest.raises(InputError, match="knows"):
+        mg.continue_midi(seed_score(), bars=1, style="dubstep")
+    with pytest.raises(InputError, match="happy"):
+        mg.continue_midi(seed_score(), bars=1, mood="angry")
+    with pytest.raises(InputError, match="--bars"):
+        mg.continue_midi(seed_score(), bars=0)
+    with pytest.raises(InputError, match="temperature"):
+        mg.continue_midi(seed_score(), bars=1, temperature=0)
+
+
+def test_long_seed_is_cut_at_a_bar_line_with_a_notice(mg):
+    notices = []
+    result = mg.continue_midi(seed_score(bars=60), bars=1, seed=1, notice=notices.append)
+    assert notices and "bar line" in notices[0]
+    assert result.provenance["prompt_tokens"] <= mg.checkpoint.model.config.context
