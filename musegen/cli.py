@@ -307,21 +307,22 @@ def main(argv: list[str] | None = None) -> int:
     from musegen.errors import MuseGenError
 
     try:
-        app(args=argv, standalone_mode=False)
+        result = app(args=argv, standalone_mode=False)
     except (UserError, MuseGenError, FileNotFoundError) as exc:
         print(f"musegen: error: {exc}", file=sys.stderr)
         return 2
+    except typer.Exit as exc:
+        return exc.exit_code
     except typer.Abort:
         print("musegen: aborted", file=sys.stderr)
         return 130
-    except Exception as exc:  # click's usage errors
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            print(f"musegen: error: {exc.format_message()} (see --help)", file=sys.stderr)
-            return 2
-        raise
-    return 0
+    except typer.TyperException as exc:  # usage errors: unknown option, bad value, ...
+        message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+        if not message.strip():  # bare `musegen` printed its help
+            return 0
+        print(f"musegen: error: {' '.join(message.split())} (see --help)", file=sys.stderr)
+        return 2
+    return result if isinstance(result, int) else 0
 
 
 if __name__ == "__main__":

@@ -445,12 +445,10 @@ def _source_size(key: str) -> int:
 
 
 def _run_parallel(worker, todo, cache_file, jobs: int, progress: bool) -> None:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+    from musegen.progress import progress_bar
 
-    columns = ("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
-               TimeRemainingColumn())  # fmt: skip
     ctx = multiprocessing.get_context("fork")
-    with Progress(*columns, disable=not progress) as bar:
+    with progress_bar(progress) as bar:
         task_id = bar.add_task("converting", total=len(todo))
         # Workers are recycled: music21 keeps caches that grow over thousands of pieces.
         with ctx.Pool(max(1, jobs), maxtasksperchild=40) as pool:

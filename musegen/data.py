@@ -106,7 +106,7 @@ def build_shards(
     Without a tokenizer, one is created for the corpus styles and BPE is trained on (up to
     `bpe_files` of) the training pieces.
     """
-    from rich.progress import Progress
+    from musegen.progress import progress_bar
 
     rows = read_manifest(corpus)
     if not rows:
@@ -139,7 +139,7 @@ def build_shards(
     ctx = multiprocessing.get_context("fork")
     results: list[tuple[list[int], str]] = []
     with (
-        Progress(disable=not progress) as bar,
+        progress_bar(progress) as bar,
         ctx.Pool(max(1, jobs), _init_worker, (str(tok_path),)) as pool,
     ):
         task = bar.add_task("tokenizing", total=len(paths))

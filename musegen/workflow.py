@@ -100,9 +100,9 @@ def continue_file(
 
 
 def _generate(mg, seed, bars, variations, opts, progress, say):
-    from rich.progress import Progress
+    from musegen.progress import progress_bar
 
-    with Progress(disable=not progress, transient=True) as bar:
+    with progress_bar(progress, transient=True) as bar:
         task = bar.add_task("generating", total=None)
         return mg.continue_midi(
             seed.data, bars, variations=variations, notice=lambda m: say(f"note: {m}"),
