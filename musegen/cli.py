@@ -53,11 +53,18 @@ def corpus_build(
 
 
 @corpus_app.command("stats")
-def corpus_stats(corpus_dir: Path = typer.Option(Path("data/corpus"), "--corpus")) -> None:
+def corpus_stats(
+    corpus_dir: Path = typer.Option(Path("data/corpus"), "--corpus"),
+    markdown: bool = typer.Option(False, help="print Markdown tables (for data/README.md)"),
+) -> None:
     """Print pieces, bars, hours and licence per repertory, and the style x mood table."""
     from musegen import corpus
 
-    _print_stats(corpus.summarize(corpus.read_manifest(corpus_dir)))
+    summary = corpus.summarize(corpus.read_manifest(corpus_dir))
+    if markdown:
+        typer.echo(corpus.markdown_tables(summary))
+    else:
+        _print_stats(summary)
 
 
 def _print_stats(summary: dict) -> None:

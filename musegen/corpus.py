@@ -261,7 +261,8 @@ def _convert_music21_source(task: tuple[str, str, str]) -> dict:
     path = _music21_root() / rel
     rows, failures = [], []
     try:
-        parsed = music21.converter.parse(str(path))
+        # No pickle cache: music21 would gzip a pickle of every score it parses (slow, unused).
+        parsed = music21.converter.parse(str(path), forceSource=True, storePickle=False)
     except Exception as exc:  # music21 raises many kinds; each is a bad piece, not a crash
         return {"rows": [], "failures": [{"source": rel, "reason": _reason(exc)}]}
     scores = list(parsed.scores) if isinstance(parsed, music21.stream.Opus) else [parsed]
@@ -548,3 +549,23 @@ def summarize(rows: list[dict], failures: list[dict] | None = None) -> dict:
         "style_mood": {s: dict(c) for s, c in sorted(table.items())},
         "median_tempo": statistics.median([float(r["tempo"]) for r in rows]) if rows else 0,
     }
+
+
+def markdown_tables(summary: dict) -> str:
+    """The data card's tables: repertories (pieces, bars, hours, licence) and style x mood."""
+    moods = labels.MOODS
+    lines = ["| repertory | style | pieces | bars | hours | commercial use | licence note |",
+             "|---|---|---|---|---|---|---|"]  # fmt: skip
+    total = {"pieces": 0, "bars": 0, "hours": 0.0}
+    for name, rep in sorted(summary["repertories"].items()):
+        uses = ", ".join(f"{k}: {v}" for k, v in sorted(rep["commercial_use"].items()))
+        lines.append(f"| {name} | {rep['style']} | {rep['pieces']} | {rep['bars']} | "
+                     f"{rep['hours']:.1f} | {uses} | {rep['licence_note']} |")  # fmt: skip
+        for k in total:
+            total[k] += rep[k]
+    lines.append(f"| **all** | | {total['pieces']} | {total['bars']} | {total['hours']:.1f} | | |")
+    lines += ["", f"| style | {' | '.join(moods)} | total |", "|---" * (len(moods) + 2) + "|"]
+    for style, counts in summary["style_mood"].items():
+        cells = " | ".join(str(counts.get(m, 0)) for m in moods)
+        lines.append(f"| {style} | {cells} | {sum(counts.values())} |")
+    return "\n".join(lines)

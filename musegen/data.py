@@ -208,7 +208,13 @@ class WindowSampler:
         weights = np.array([share[s] / norm * l / style_tokens[s] for s, l in zip(styles, lengths)])
         self.cumulative = np.cumsum(weights / weights.sum())
         self.starts_bar = tok.starts_bar
-        self.cond = [tok.condition_ids(p["style"], p["mood"]) for p in self.pieces]
+        # A label the tokenizer does not know (fine-tuning on new folders) trains as "any".
+        styles, moods = set(tok.styles), set(tok.moods)
+        self.cond = [
+            tok.condition_ids(p["style"] if p["style"] in styles else None,
+                              p["mood"] if p["mood"] in moods else None)
+            for p in self.pieces
+        ]  # fmt: skip
         self.any_style, self.any_mood = tok.condition_ids(None, None)
         self.pad = tok.pad_id
         self.eos = tok.eos_id

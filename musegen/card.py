@@ -1,0 +1,90 @@
+"""The model card (card.md) of a checkpoint folder, written from its config.json.
+
+Everything on the card is read from recorded numbers (training summary, corpus summary,
+baselines); nothing is typed by hand.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+
+def write_card(folder: str | Path) -> Path:
+    """(Re)write folder/card.md from folder/config.json."""
+    folder = Path(folder)
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "card.md").write_text(render_card(config))
+    return folder / "card.md"
+
+
+def _fmt(value, digits: int = 3) -> str:
+    return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
+
+
+def render_card(config: dict) -> str:
+    model = config["model"]
+    training = config.get("training", {})
+    lines = [
+        f"# musegen checkpoint `{config.get('name', '?')}`",
+        "",
+        "A decoder-only transformer that continues MIDI by style and mood (musegen "
+        f"{config.get('musegen_version', '?')}). Everything it writes is machine-generated and "
+        "labelled as such inside the MIDI (marker) and in generation.json.",
+        "",
+        "## Model",
+        "",
+        f"- {model['n_layer']} layers, {model['n_head']} heads, width {model['n_embd']}, context "
+        f"{model['context']} tokens, vocabulary {model['vocab_size']} (miditok REMI + BPE)",
+        f"- parameters: {config.get('parameters', '?'):,}" if isinstance(config.get("parameters"), int)
+        else "- parameters: see `musegen info`",
+        f"- weights stored as {config.get('dtype', '?')} safetensors",
+        f"- styles: {', '.join(config.get('styles', []))}",
+        f"- moods: {', '.join(config.get('moods', []))} (valence/arousal quadrants)",
+        "",
+    ]
+    if training:
+        train = training.get("train", {})
+        lines += [
+            "## Training",
+            "",
+            f"- steps: {training.get('steps', '?')}, tokens seen: {training.get('tokens_seen', '?'):,}"
+            if isinstance(training.get("tokens_seen"), int) else f"- steps: {training.get('steps', '?')}",
+            f"- hardware: {training.get('hardware', '?')}",
+            f"- wall time: {training.get('wall_hours', '?')} h" if "wall_hours" in training else
+            f"- wall time (last session): {_fmt(training.get('seconds_this_session', 0) / 3600, 2)} h",
+            f"- batch {train.get('batch_size', '?')} x accumulate {train.get('accumulate', '?')}, "
+            f"lr {train.get('lr', '?')}, condition dropout {train.get('condition_dropout', '?')}, "
+            f"style balance power {train.get('style_power', '?')}",
+            "",
+        ]
+    results = config.get("results")
+    if results:
+        lines += ["## Validation (held-out split)", "", "| model | nats/token | bits/note |",
+                  "|---|---|---|"]  # fmt: skip
+        for row in results:
+            lines.append(f"| {row['model']} | {_fmt(row.get('nats_per_token'))} | "
+                         f"{_fmt(row.get('bits_per_note'))} |")  # fmt: skip
+        lines += ["", config.get("results_note", ""), ""]
+    data = config.get("data")
+    if data:
+        lines += ["## Training data", "", data.get("summary", ""), "",
+                  "| repertory | style | pieces | hours | commercial use | licence note |",
+                  "|---|---|---|---|---|---|"]  # fmt: skip
+        for name, rep in sorted(data.get("repertories", {}).items()):
+            uses = ", ".join(f"{k}: {v}" for k, v in rep.get("commercial_use", {}).items())
+            lines.append(f"| {name} | {rep['style']} | {rep['pieces']} | {rep['hours']:.1f} | "
+                         f"{uses} | {rep['licence_note']} |")  # fmt: skip
+        lines += ["", "Pieces whose terms forbid commercial use are flagged in the manifest; "
+                  "`musegen corpus build --commercial-only` leaves them out. See data/README.md.",
+                  ""]  # fmt: skip
+    lines += [
+        "## Intended use and limits",
+        "",
+        "Sketching continuations of your own MIDI in a DAW. The corpus is Western art music and "
+        "folk tunes from before 1900 (as encoded in the music21 corpus); other idioms are "
+        "outside what it has heard. Check generated material with `musegen continue "
+        "--check-originality` before publishing it.",
+        "",
+    ]
+    return "\n".join(line for line in lines if line is not None)
