@@ -19,8 +19,13 @@ On a machine with a CUDA GPU it also measures model FLOPs utilisation (MFU) for 
 size with bf16 autocast and torch.compile: model FLOPs (6 N per token plus the attention
 term 12 n_layer n_embd context) per second over the bf16 matmul peak measured in the same run.
 
-    python benchmarks/train_throughput.py [--size small] [--batch 8] [--steps 30]
-        [--threads 2] [--shards DIR] [--profile 3] [--out benchmarks/results/train_throughput.json]
+Threads: --threads (default 1) is fixed with torch.set_num_threads and printed. On a 2-core
+machine shared with another job, two threads make each of the hundreds of small elementwise
+ops per step wait for the busy core, which then dominates the time; see benchmarks/README.md.
+
+    python benchmarks/train_throughput.py [--size small] [--batch 8] [--steps 20]
+        [--threads 1] [--shards DIR] [--compile] [--profile 2]
+        [--out benchmarks/results/train_throughput.json]
 """
 
 from __future__ import annotations
@@ -186,8 +191,14 @@ def run_cpu(args) -> dict:
     torch.manual_seed(args.seed)
     theirs = Trainer("hf_gpt2", hf_model(cfg))
     trainers = [ours, theirs]
+    if args.compile:
+        for t in trainers:
+            t.forward = torch.compile(t.forward)  # compiled during the untimed warm-up steps
     tokens = args.batch * cfg.context
-    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, fp32 CPU")
+    print(
+        f"torch {torch.__version__}, threads {torch.get_num_threads()}, fp32 CPU"
+        + (", torch.compile" if args.compile else "")
+    )
     print(
         f"size {args.size}: n_layer {cfg.n_layer}, n_head {cfg.n_head}, n_embd {cfg.n_embd}, "
         f"context {cfg.context}, vocab {vocab}; batch {args.batch} x {cfg.context} = "
@@ -245,6 +256,7 @@ def run_cpu(args) -> dict:
         "steps": args.steps,
         "warmup_steps": args.warmup,
         "threads": torch.get_num_threads(),
+        "compile": args.compile,
         "data": data_note,
         "ratio_tokens_per_second_musegen_over_hf": ratio,
         "models": rows,
@@ -356,9 +368,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", default="small", choices=["tiny", "small", "base", "large"])
     parser.add_argument("--batch", type=int, default=8)
-    parser.add_argument("--steps", type=int, default=30)
-    parser.add_argument("--warmup", type=int, default=3, help="first steps left out of timing")
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--warmup", type=int, default=2, help="first steps left out of timing")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--compile", action="store_true", help="torch.compile both models")
     parser.add_argument("--shards", default=None, help=f"token shards (default {DEFAULT_SHARDS})")
     parser.add_argument("--eval-batches", type=int, default=4)
     parser.add_argument("--seed", type=int, default=0)

@@ -202,14 +202,34 @@ def lightning_state(ckpt_file: Path) -> tuple[dict, dict]:
 
     Read with weights_only=True: only tensors and plain containers are accepted.
     """
-    raw = torch.load(ckpt_file, map_location="cpu", weights_only=True)
-    prefix = "model."
-    state = {
-        k[len(prefix) :].replace("_orig_mod.", ""): v
-        for k, v in raw["state_dict"].items()
-        if k.startswith(prefix)
-    }
-    return state, raw.get("hyper_parameters", {})
+    import pickle
+
+    try:
+        raw = torch.load(ckpt_file, map_location="cpu", weights_only=True)
+        prefix = "model."
+        state = {
+            k[len(prefix) :].replace("_orig_mod.", ""): v
+            for k, v in raw["state_dict"].items()
+            if k.startswith(prefix)
+        }
+        hparams = raw.get("hyper_parameters", {})
+    except pickle.UnpicklingError as exc:  # torch's weights_only guard: code, or not a pickle
+        lines = [line for line in str(exc).splitlines() if "nsupported" in line]
+        reason = (lines or [type(exc).__name__])[0].strip()[:160]
+        what = "holds objects other than tensors" if "GLOBAL" in reason else "is damaged"
+        raise CheckpointError(
+            f"{ckpt_file} was not read: it {what} ({reason}); only checkpoints written by "
+            "musegen train are read, and never in a way that could run code"
+        ) from None
+    except (RuntimeError, OSError, EOFError, KeyError, TypeError, AttributeError) as exc:
+        reason = (str(exc).strip() or type(exc).__name__).splitlines()[0][:160]
+        raise CheckpointError(
+            f"{ckpt_file} is not a readable Lightning checkpoint ({reason}); "
+            "train again or export another run"
+        ) from None
+    if "model_config" not in hparams:
+        raise CheckpointError(f"{ckpt_file} has no model_config: not written by musegen train")
+    return state, hparams
 
 
 def export_run(run_dir: str | Path, out: str | Path, *, name: str, dtype: str = "bfloat16",

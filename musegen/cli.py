@@ -39,6 +39,7 @@ def corpus_build(
     repertories: str | None = typer.Option(None, help="comma list, music21 only"),
     jobs: int = typer.Option(2, min=1, help="worker processes"),
     limit: int | None = typer.Option(None, min=1, help="at most N source files per repertory"),
+    cap: list[str] = typer.Option([], help="REPERTORY=N: at most N files of one repertory"),
     style: str | None = typer.Option(None, help="style label for every file of a MIDI folder"),
     commercial_only: bool = typer.Option(False, help="leave out pieces whose terms forbid it"),
     optout: Path = typer.Option(Path("data/optout.txt"), help="ids/sources/composers to exclude"),
@@ -47,7 +48,14 @@ def corpus_build(
     from musegen import corpus
 
     reps = [r.strip() for r in repertories.split(",")] if repertories else None
-    summary = corpus.build(source, out, reps, jobs, limit, style, commercial_only, optout)
+    caps = {}
+    for item in cap:
+        name, _, number = item.partition("=")
+        if not number.isdigit():
+            fail(f"--cap {item!r} is invalid: use REPERTORY=N, e.g. palestrina=300")
+        caps[name.strip()] = int(number)
+    summary = corpus.build(source, out, reps, jobs, limit, style, commercial_only, optout,
+                           caps=caps or None)  # fmt: skip
     typer.echo(f"{summary['pieces']} pieces, {summary['failures']} failures -> {out}/manifest.csv")
     _print_stats(summary)
 
@@ -245,6 +253,12 @@ def continue_(
     max_tracks: int | None = typer.Option(None, help="raise the seed track limit"),
     max_bytes: int | None = typer.Option(None, help="raise the seed size limit"),
     max_seconds: float | None = typer.Option(None, help="raise the seed length limit"),
+    check_originality: bool = typer.Option(
+        False, "--check-originality", help="report the longest passage copied from the corpus"
+    ),
+    corpus_dir: Path = typer.Option(
+        Path("data/corpus"), "--corpus", help="training corpus for --check-originality"
+    ),
 ) -> None:
     """Continue SEED_FILE: writes full.mid, continuation.mid, full.wav, stems/, pianoroll.png
     and generation.json into OUT (with -1, -2, ... suffixes for variations)."""
@@ -260,6 +274,7 @@ def continue_(
     written = continue_file(
         seed_file, out, bars=bars, variations=variations, options=options, checkpoint=checkpoint,
         soundfont=soundfont, audio=not no_audio, force=force, limits=limits,
+        check_originality=check_originality, corpus=corpus_dir,
     )  # fmt: skip
     for path in written:
         typer.echo(str(path))
@@ -304,6 +319,39 @@ def moods(checkpoint: str | None = typer.Option(None)) -> None:
     from musegen.tokenizer import MuseTokenizer
 
     typer.echo("\n".join(MuseTokenizer.load(ckpt.resolve(checkpoint) / "tokenizer.json").moods))
+
+
+# --------------------------------------------------------------------------- evaluation
+
+
+@app.command()
+def evaluate(
+    checkpoint: str | None = typer.Argument(None, help="folder or name; default: default"),
+    out: Path = typer.Option(..., "--out", help="folder for report.md, report.json and plots"),
+    corpus_dir: Path = typer.Option(Path("data/corpus"), "--corpus", help="corpus folder"),
+    shards: Path = typer.Option(Path("data/cache"), "--shards", help="token shards (fixed split)"),
+    quick: bool = typer.Option(False, "--quick", help="tiny budgets: a smoke test, not a result"),
+    seeds_per_style: int | None = typer.Option(None, min=1, help="held-out seeds per style (4)"),
+    seed: int = typer.Option(0, help="random seed for sampling and splits of the real set"),
+    max_windows: int | None = typer.Option(None, min=1, help="test windows for likelihood (400)"),
+    guidance: float = typer.Option(3.0, help="the higher guidance tried for style control"),
+    device: str = typer.Option("cpu", help="cpu | cuda"),
+    threads: int = typer.Option(1, min=1, help="CPU threads for the model"),
+) -> None:
+    """Evaluate a checkpoint on the held-out split: likelihood vs n-gram, realism, style and
+    mood control, originality and speed. Writes OUT/report.md, OUT/report.json and PNGs."""
+    from musegen.evaluation import EvalConfig
+    from musegen.evaluation import evaluate as run_evaluation
+    from musegen.evaluation_report import headlines
+
+    cfg = EvalConfig(
+        out=out, checkpoint=checkpoint, corpus=corpus_dir, shards=shards, quick=quick,
+        seeds_per_style=seeds_per_style, seed=seed, max_windows=max_windows, guidance=guidance,
+        device=device, threads=threads,
+    )  # fmt: skip
+    report = run_evaluation(cfg, say=typer.echo)
+    for section, measure, value in headlines(report):
+        typer.echo(f"{section:12} {measure}: {value}")
 
 
 # --------------------------------------------------------------------------- entry point

@@ -151,8 +151,13 @@ def _music21_root() -> Path:
     return Path(music21.__file__).parent / "corpus"
 
 
-def music21_sources(repertories: Iterable[str] | None = None, limit: int | None = None):
-    """(repertory name, source path relative to the music21 corpus) for every piece file."""
+def music21_sources(repertories: Iterable[str] | None = None, limit: int | None = None,
+                    caps: dict[str, int] | None = None):  # fmt: skip
+    """(repertory name, source path relative to the music21 corpus) for every piece file.
+
+    `limit` caps every repertory, `caps` single ones (e.g. {"palestrina": 300}); files are
+    taken in name order, so a capped build is a fixed, reproducible subset.
+    """
     root = _music21_root()
     names = list(repertories) if repertories else list(REPERTORIES)
     for name in names:
@@ -170,7 +175,8 @@ def music21_sources(repertories: Iterable[str] | None = None, limit: int | None 
             if p.with_suffix("") not in seen:
                 seen.add(p.with_suffix(""))
                 unique.append(p)
-        for p in unique[:limit] if limit else unique:
+        cap = min(x for x in (limit, (caps or {}).get(name), len(unique)) if x is not None)
+        for p in unique[:cap]:
             yield name, str(p.relative_to(root))
 
 
@@ -192,8 +198,9 @@ def _m21_to_symusic(m21score, repertory: Repertory) -> Score:
     from music21 import meter as m21meter
     from music21 import tempo as m21tempo
 
-    m21score = m21score.stripTies(inPlace=False)
+    m21score.stripTies(inPlace=True)  # the parsed score is ours: no deep copy
     parts = list(m21score.parts) or [m21score]
+    flats = [part.flatten() for part in parts]
     score = Score(TPQ)
     # A pickup bar is shorter than its meter: shift everything so bar lines fall on the grid.
     pad = 0.0
@@ -208,7 +215,7 @@ def _m21_to_symusic(m21score, repertory: Repertory) -> Score:
     def tick(offset: float) -> int:
         return max(0, round((float(offset) + pad) * TPQ))
 
-    flat0 = parts[0].flatten()
+    flat0 = flats[0]
     for ts in flat0.getElementsByClass(m21meter.TimeSignature):
         t = 0 if ts.offset == 0 else tick(ts.offset)
         score.time_signatures.append(TimeSignature(t, ts.numerator, ts.denominator))
@@ -216,7 +223,9 @@ def _m21_to_symusic(m21score, repertory: Repertory) -> Score:
         minor = isinstance(ks, m21key.Key) and ks.mode == "minor"
         t = 0 if ks.offset == 0 else tick(ks.offset)
         score.key_signatures.append(KeySignature(t, ks.sharps, int(minor)))
-    marks = list(m21score.flatten().getElementsByClass(m21tempo.MetronomeMark))
+    # Flattened parts carry absolute offsets; tempo marks usually sit in the first part.
+    marks = next((m for m in (list(f.getElementsByClass(m21tempo.MetronomeMark)) for f in flats)
+                  if m), [])  # fmt: skip
     tempos = [(0 if m.offset == 0 else tick(m.offset), m.getQuarterBPM()) for m in marks]
     tempos = [(t, q) for t, q in tempos if q and 10 <= q <= 400]
     if not tempos or tempos[0][0] != 0:
@@ -225,13 +234,13 @@ def _m21_to_symusic(m21score, repertory: Repertory) -> Score:
         score.tempos.append(Tempo(t, float(qpm)))
 
     used_names: Counter = Counter()
-    for part in parts:
+    for part, flat in zip(parts, flats, strict=True):
         name = (part.partName or "").strip() or (repertory.style.replace("-", " ").title())
         used_names[name] += 1
         if used_names[name] > 1:
             name = f"{name} {used_names[name]}"
         track = Track(name=name, program=program_for_part(part.partName, repertory))
-        for el in part.flatten().notes:
+        for el in flat.notes:
             ql = float(el.quarterLength)
             if ql <= 0:  # grace notes have no duration of their own
                 continue
@@ -392,11 +401,13 @@ def build(
     commercial_only: bool = False,
     optout_path: Path = Path("data/optout.txt"),
     progress: bool = True,
+    caps: dict[str, int] | None = None,
 ) -> dict:
     """Convert a source ("music21" or a MIDI folder) into `out` and write the manifest.
 
     Args:
         limit: at most this many source files per repertory (music21) or in all (folder).
+        caps: at most this many source files of the named repertories (music21).
     Returns a summary dict (pieces, failures, styles x moods).
     """
     out.mkdir(parents=True, exist_ok=True)
@@ -404,7 +415,7 @@ def build(
     cache.mkdir(exist_ok=True)
     optout = load_optout(optout_path)
     if source == "music21":
-        sources = list(music21_sources(repertories, limit))
+        sources = list(music21_sources(repertories, limit, caps))
         tasks = [(rep, rel, str(out)) for rep, rel in sources]
         worker, keys = _convert_music21_source, [f"music21:{rel}" for _, rel in sources]
     else:

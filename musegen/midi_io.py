@@ -435,10 +435,18 @@ def _to_track(events: list[Event]) -> mido.MidiTrack:
     track, now = mido.MidiTrack(), 0
     for tick, _, _, kind, attributes in sorted(events, key=lambda e: e[:3]):
         message = mido.MetaMessage if kind in _META else mido.Message
+        attributes = {k: _text(v) if k in ("name", "text") else v for k, v in attributes.items()}
         track.append(message(kind, time=tick - now, **attributes))
         now = tick
     track.append(mido.MetaMessage("end_of_track", time=0))
     return track
+
+
+def _text(value: str) -> str:
+    """Text as mido writes it (one latin-1 char per byte) holding UTF-8 bytes, which symusic and
+    DAWs read back; any character goes (a seed's Japanese track name used to crash the writer).
+    U+FFFD, which symusic leaves for bytes that were not UTF-8, is dropped."""
+    return value.replace("\ufffd", "").encode("utf-8", "replace").decode("latin-1")
 
 
 def _assign_channels(tracks: list[Any], preferred: dict[int, int]) -> dict[int, int]:

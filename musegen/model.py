@@ -21,7 +21,7 @@ __all__ = ["SIZES", "KVCache", "ModelConfig", "MuseTransformer", "lm_loss"]
 # Named sizes; parameter counts depend on the vocabulary (see README / the model card).
 SIZES: dict[str, dict[str, int]] = {
     "tiny": {"n_layer": 2, "n_head": 2, "n_embd": 64, "context": 256},
-    "small": {"n_layer": 6, "n_head": 6, "n_embd": 288, "context": 512},
+    "small": {"n_layer": 6, "n_head": 6, "n_embd": 192, "context": 512},
     "base": {"n_layer": 12, "n_head": 8, "n_embd": 512, "context": 1024},
     "large": {"n_layer": 24, "n_head": 16, "n_embd": 1024, "context": 2048},
 }

@@ -19,7 +19,7 @@ IGNORE = -100
 
 @dataclass
 class _Counts:
-    """One kind of count (raw or continuation) of the n-grams of one order, with per-context sums."""
+    """Raw or continuation counts of the n-grams of one order, with per-context sums."""
 
     counts: np.ndarray  # (G,) int64, aligned with the order's sorted keys
     context_keys: np.ndarray  # (H,) uint64, sorted
@@ -74,10 +74,11 @@ class KneserNey:
         model = cls(vocab_size, order)
         head = np.full(order - 1, model.pad, dtype=np.uint64)
         tokens = np.concatenate(
-            [np.concatenate([head, np.asarray(s, dtype=np.uint64)]) for s in sequences]
-            or [head]
+            [np.concatenate([head, np.asarray(s, dtype=np.uint64)]) for s in sequences] or [head]
         )
         real = tokens != model.pad  # n-grams end on real tokens only: none crosses a piece
+        if not real.any():
+            raise ValueError("no training tokens: the n-gram model needs at least one sequence")
         shift = np.uint64(model.bits)
         grams = tokens.copy()  # grams[p] = the n-gram ending at p, packed
         previous_unique = None
@@ -103,7 +104,9 @@ class KneserNey:
         self.continuation[n] = _table(keys, np.maximum(cont, 1), self.bits)
 
     # ----------------------------------------------------------------- scoring
-    def log_probs(self, histories: np.ndarray, targets: np.ndarray, order: int | None = None) -> np.ndarray:
+    def log_probs(
+        self, histories: np.ndarray, targets: np.ndarray, order: int | None = None
+    ) -> np.ndarray:
         """Natural-log probabilities of `targets` (Q,) after `histories` (Q, >= order - 1).
 
         The last order - 1 ids of each history row are used; pad them with `self.pad`.
@@ -120,7 +123,9 @@ class KneserNey:
             context = np.zeros(len(targets), dtype=np.uint64)
             for j in range(n - 1):
                 context = context << shift | histories[:, histories.shape[1] - (n - 1) + j]
-            h = np.minimum(np.searchsorted(table.context_keys, context), len(table.context_keys) - 1)
+            h = np.minimum(
+                np.searchsorted(table.context_keys, context), len(table.context_keys) - 1
+            )
             seen = table.context_keys[h] == context
             keys = self.keys[n]
             gram = context << shift | targets
@@ -131,7 +136,9 @@ class KneserNey:
             p = np.where(seen, lower, p)
         return np.log(p)
 
-    def window_log_probs(self, inputs: np.ndarray, targets: np.ndarray, order: int | None = None) -> np.ndarray:
+    def window_log_probs(
+        self, inputs: np.ndarray, targets: np.ndarray, order: int | None = None
+    ) -> np.ndarray:
         """Log-probabilities of every target != IGNORE of fixed windows, in row-major order.
 
         `inputs` and `targets` are (W, T) as the model sees them: targets[w, t] follows

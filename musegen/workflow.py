@@ -43,8 +43,14 @@ def continue_file(
     limits: dict | None = None,
     progress: bool = True,
     say=print,
+    check_originality: bool = False,
+    corpus: str | os.PathLike = "data/corpus",
 ) -> list[Path]:
-    """Continue a seed file and write all outputs; returns the paths written."""
+    """Continue a seed file and write all outputs; returns the paths written.
+
+    With `check_originality`, the longest passage of each continuation that also occurs in
+    the training pieces of `corpus` goes into generation.json (index built once, cached).
+    """
     from musegen.api import MuseGen
     from musegen.continuation import Options
     from musegen.midi_io import Limits, read_seed
@@ -61,7 +67,8 @@ def continue_file(
 
         find_soundfont(soundfont)  # a bad soundfont fails now, not after generating
     limit_values = {k: v for k, v in (limits or {}).items() if v is not None}
-    seed = read_seed(seed_file, Limits(**limit_values))
+    seed_limits = Limits(**limit_values)
+    seed = read_seed(seed_file, seed_limits)
     try:
         out.mkdir(parents=True, exist_ok=True)
         probe = out / f".musegen-write-test-{os.getpid()}"
@@ -70,13 +77,17 @@ def continue_file(
     except OSError as exc:
         raise InputError(f"cannot write to {out} ({exc.strerror}); choose a writable folder with -o")
 
+    index = _originality_index(corpus, progress) if check_originality else None
     mg = MuseGen.from_pretrained(checkpoint)
     started = time.perf_counter()
-    results = _generate(mg, seed, bars, variations, opts, progress, say)
+    results = _generate(mg, seed, bars, variations, opts, progress, say, seed_limits)
     generation_seconds = time.perf_counter() - started
+    matches = [index.longest_match(r.continuation.score) for r in results] if index else []
+    if matches:
+        say(_originality_line(matches, index.k))
     written: list[Path] = []
     try:
-        for result, n in zip(results, names, strict=True):
+        for k, (result, n) in enumerate(zip(results, names, strict=True)):
             written.append(result.save(out / n["full"], overwrite=True))
             written.append(result.continuation.save(out / n["continuation"], overwrite=True))
             written.append(result.plot(out / n["plot"], title=f"{Path(seed_file).name} + {bars} bars"))
@@ -89,6 +100,8 @@ def continue_file(
                 "outputs": {k: v for k, v in n.items() if (out / v).exists()},
                 "timings": timings,
             }
+            if matches:
+                record["originality"] = {**matches[k], "k": index.k, "corpus": str(corpus)}
             written.append(_write_json(out / n["json"], record))
     except OSError as exc:
         for path in written:
@@ -99,15 +112,37 @@ def continue_file(
     return written
 
 
-def _generate(mg, seed, bars, variations, opts, progress, say):
+def _generate(mg, seed, bars, variations, opts, progress, say, limits=None):
     from musegen.progress import progress_bar
 
     with progress_bar(progress, transient=True) as bar:
         task = bar.add_task("generating", total=None)
         return mg.continue_midi(
-            seed.data, bars, variations=variations, notice=lambda m: say(f"note: {m}"),
+            seed.data, bars, variations=variations, limits=limits,  # the user's --max-* too
+            notice=lambda m: say(f"note: {m}"),
             progress=lambda n, _: bar.update(task, completed=n), **opts,
         )  # fmt: skip
+
+
+def _originality_index(corpus, progress: bool):
+    """The training corpus's originality index (built on first use, then read from its cache)."""
+    from musegen.originality import OriginalityIndex
+    from musegen.progress import progress_bar
+
+    with progress_bar(progress, transient=True) as bar:
+        task = bar.add_task("indexing the training corpus", total=None)
+        return OriginalityIndex.for_corpus(
+            corpus, progress=lambda done, total: bar.update(task, completed=done, total=total)
+        )
+
+
+def _originality_line(matches: list[dict], k: int) -> str:
+    """One line: the longest passage any variation shares with the training corpus."""
+    longest = max(matches, key=lambda m: (m["notes"], m["bars"]))
+    if not longest["notes"]:
+        return f"originality: no passage of {k} notes or more is shared with the training corpus"
+    return (f"originality: longest passage shared with the training corpus: {longest['notes']} "
+            f"notes, {longest['bars']:g} bars ({longest['piece']})")  # fmt: skip
 
 
 def _render(result, out: Path, n: dict, soundfont, written: list[Path], say) -> dict:
