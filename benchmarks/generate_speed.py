@@ -16,7 +16,7 @@ Then the end-to-end number: MuseGen.continue_midi(seed, bars=8) with its default
 median wall seconds over --repeats runs, and seconds per bar.
 
 Threads: torch.set_num_threads(1) by default. Decoding a small model is one token at a time:
-every step is a few dozen tiny matmuls (one row times a 288-wide matrix) and elementwise ops,
+every step is a few dozen tiny matmuls (one row times a weight matrix) and elementwise ops,
 too small to split across threads, so a second thread only adds hand-off cost; on a 2-core
 machine shared with another job it waits for a busy core at every op.
 

@@ -50,7 +50,8 @@ def main() -> None:
         tokens = sum(len(tok.encode(s)) for s in scores)
         encode = time.perf_counter() - started
         rows.append({"vocab": tok.vocab_size, "tokens_per_bar": tokens / bars,
-                     "train_seconds": trained, "encode_ms_per_file": 1000 * encode / len(scores)})  # fmt: skip
+                     "train_seconds": trained,
+                     "encode_ms_per_file": 1000 * encode / len(scores)})  # fmt: skip
         print(
             f"vocab {tok.vocab_size:5d}: {tokens / bars:6.2f} tokens/bar "
             f"(BPE training {trained:.1f} s, encoding {1000 * encode / len(scores):.1f} ms/file)"

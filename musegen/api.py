@@ -47,7 +47,9 @@ class MidiResult:
 
         return render(self.score, path, **kwargs)
 
-    def plot(self, path: str | os.PathLike, split_tick: int | None = None, title: str | None = None) -> Path:
+    def plot(
+        self, path: str | os.PathLike, split_tick: int | None = None, title: str | None = None
+    ) -> Path:
         """Piano-roll PNG."""
         from musegen.plot import plot_pianoroll
 
@@ -62,7 +64,9 @@ class Continuation(MidiResult):
     new_start: int = 0
     provenance: dict = field(default_factory=dict)
 
-    def plot(self, path: str | os.PathLike, split_tick: int | None = None, title: str | None = None) -> Path:
+    def plot(
+        self, path: str | os.PathLike, split_tick: int | None = None, title: str | None = None
+    ) -> Path:
         """Piano roll with the seed and the new bars in two colours, bar lines marked."""
         return super().plot(path, self.new_start if split_tick is None else split_tick, title)
 
@@ -77,7 +81,9 @@ class MuseGen:
         self.checkpoint = checkpoint
 
     @classmethod
-    def from_pretrained(cls, path_or_name: str | os.PathLike | None = None, device: str = "cpu") -> MuseGen:
+    def from_pretrained(
+        cls, path_or_name: str | os.PathLike | None = None, device: str = "cpu"
+    ) -> MuseGen:
         """Load a checkpoint folder or a name under checkpoints/; None = the shipped default."""
         return cls(load(path_or_name, device=device))
 
@@ -89,8 +95,10 @@ class MuseGen:
     def moods(self) -> list[str]:
         return self.checkpoint.tokenizer.moods
 
-    def continue_midi(self, midi, /, bars: int = 8, *, variations: int | None = None, limits=None,
-                      progress=None, notice=None, **options) -> Continuation | list[Continuation]:  # fmt: skip
+    def continue_midi(
+        self, midi, /, bars: int = 8, *, variations: int | None = None, limits=None,
+        progress=None, notice=None, **options,
+    ) -> Continuation | list[Continuation]:  # fmt: skip
         """Continue a seed by `bars` bars.
 
         Args:
@@ -113,9 +121,14 @@ class MuseGen:
     def _check_names(self, opts: Options) -> None:
         from musegen.errors import InputError
 
-        for kind, value, valid in (("style", opts.style, self.styles), ("mood", opts.mood, self.moods)):
+        for kind, value, valid in (
+            ("style", opts.style, self.styles),
+            ("mood", opts.mood, self.moods),
+        ):
             if value is not None and value not in valid:
-                raise InputError(f"unknown {kind} {value!r}: this checkpoint knows {', '.join(valid)}")
+                raise InputError(
+                    f"unknown {kind} {value!r}: this checkpoint knows {', '.join(valid)}"
+                )
 
     def _wrap(self, g: Generated, opts: Options, seed_name: str) -> Continuation:
         ckpt = self.checkpoint

@@ -36,7 +36,8 @@ def render_card(config: dict) -> str:
         "",
         f"- {model['n_layer']} layers, {model['n_head']} heads, width {model['n_embd']}, context "
         f"{model['context']} tokens, vocabulary {model['vocab_size']} (miditok REMI + BPE)",
-        f"- parameters: {config.get('parameters', '?'):,}" if isinstance(config.get("parameters"), int)
+        f"- parameters: {config.get('parameters', '?'):,}"
+        if isinstance(config.get("parameters"), int)
         else "- parameters: see `musegen info`",
         f"- weights stored as {config.get('dtype', '?')} safetensors",
         f"- styles: {', '.join(config.get('styles', []))}",
@@ -48,11 +49,10 @@ def render_card(config: dict) -> str:
         lines += [
             "## Training",
             "",
-            f"- steps: {training.get('steps', '?')}, tokens seen: {training.get('tokens_seen', '?'):,}"
-            if isinstance(training.get("tokens_seen"), int) else f"- steps: {training.get('steps', '?')}",
+            f"- steps: {training.get('steps', '?')}, tokens seen: {training.get('tokens_seen', 0):,}",
             f"- hardware: {training.get('hardware', '?')}",
-            f"- wall time: {training.get('wall_hours', '?')} h" if "wall_hours" in training else
-            f"- wall time (last session): {_fmt(training.get('seconds_this_session', 0) / 3600, 2)} h",
+            f"- wall time: {_fmt(training.get('seconds_this_session', 0) / 3600, 2)} h "
+            "(the last session of the run)",
             f"- batch {train.get('batch_size', '?')} x accumulate {train.get('accumulate', '?')}, "
             f"lr {train.get('lr', '?')}, condition dropout {train.get('condition_dropout', '?')}, "
             f"style balance power {train.get('style_power', '?')}",

@@ -205,7 +205,9 @@ class WindowSampler:
         total = sum(style_tokens.values())
         share = {s: (n / total) ** self.style_power for s, n in style_tokens.items()}
         norm = sum(share.values())
-        weights = np.array([share[s] / norm * l / style_tokens[s] for s, l in zip(styles, lengths)])
+        weights = np.array(
+            [share[s] / norm * n / style_tokens[s] for s, n in zip(styles, lengths, strict=True)]
+        )
         self.cumulative = np.cumsum(weights / weights.sum())
         self.starts_bar = tok.starts_bar
         # A label the tokenizer does not know (fine-tuning on new folders) trains as "any".

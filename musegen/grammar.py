@@ -76,9 +76,9 @@ class Grammar:
             if not base or any(t not in index for t in types) or not allowed[v]:
                 continue
             ok, pos, first, bar_seen, last = True, -1, -1, False, -2
-            if any(b not in graph.get(a, ()) for a, b in zip(types, types[1:])):
+            if any(b not in graph.get(a, ()) for a, b in zip(types, types[1:], strict=False)):
                 ok = False
-            for t, tok in zip(types, base):
+            for t, tok in zip(types, base, strict=True):
                 if t == "Bar":
                     bar_seen, pos, last = True, -1, -1
                 elif t == "Position":
@@ -100,7 +100,9 @@ class Grammar:
     def _static_allowed(self, c: Constraints) -> np.ndarray:
         """Ids whose every base token satisfies the user's constraints."""
         meter = f"{c.meter[0]}/{c.meter[1]}" if c.meter else None
-        known_meters = {b for ts in self.tokenizer.base_tokens for b in ts if b.startswith("TimeSig_")}
+        known_meters = {
+            b for ts in self.tokenizer.base_tokens for b in ts if b.startswith("TimeSig_")
+        }
         force_meter = meter is not None and f"TimeSig_{meter}" in known_meters
         out = np.ones(len(self.tokenizer.base_tokens), dtype=bool)
         for v, base in enumerate(self.tokenizer.base_tokens):

@@ -25,6 +25,7 @@ from musegen.timeline import end_tick
 
 MAX_QPM = 1000.0  # faster tempos (including the invalid 0 µs per quarter) are clamped to this
 MIN_MSPQ = round(60_000_000 / MAX_QPM)
+MAX_MSPQ = 0xFFFFFF  # the slowest tempo MIDI can store (about 3.58 BPM)
 DRUM_CHANNEL = 9
 MAX_TICK = 2**31 - 1  # symusic stores ticks as int32
 MELODIC_CHANNELS = tuple(c for c in range(16) if c != DRUM_CHANNEL)
@@ -122,8 +123,10 @@ def _seed_bytes(seed: Any, limits: Limits) -> tuple[str, bytes]:
     if isinstance(seed, (bytes, bytearray, memoryview)):
         return "seed", bytes(seed)
     if isinstance(seed, Score):
-        save = (seed if isinstance(seed, ScoreTick) else seed.to("tick")).dumps_midi
-        return _serialise("Score", lambda buffer: buffer.write(save()))
+        score = seed.copy() if isinstance(seed, ScoreTick) else seed.to("tick")
+        for tempo in score.tempos:  # symusic writes mspq mod 2**24: 3.5 BPM would become 1000
+            tempo.mspq = min(max(tempo.mspq, 0), MAX_MSPQ)
+        return _serialise("Score", lambda buffer: buffer.write(score.dumps_midi()))
     if isinstance(seed, mido.MidiFile):
         name = Path(seed.filename).name if seed.filename else "MidiFile"
         return _serialise(name, lambda buffer: seed.save(file=buffer))

@@ -406,14 +406,19 @@ def render(
     # Stems share the mix's gain. FluidSynth's idle output is ~3e-8, not 0: keep silence silent.
     gain = 10 ** (PEAK_DBFS / 20) / peak if peak > SILENCE else 0.0
     stems: list[str] = []
-    if stems_wanted:
-        folder = Path(stems_dir).expanduser()
-        for i, (track, part) in enumerate(zip(tracks, parts, strict=True)):
-            stem = folder / f"{i:02d}-{_safe_name(track.name)}.wav"
-            write_wav(stem, part * gain, sample_rate, bit_depth)
-            stems.append(str(stem))
-    mix *= gain
-    write_wav(out_path, mix, sample_rate, bit_depth)
+    try:
+        if stems_wanted:
+            folder = Path(stems_dir).expanduser()
+            for i, (track, part) in enumerate(zip(tracks, parts, strict=True)):
+                stem = folder / f"{i:02d}-{_safe_name(track.name)}.wav"
+                write_wav(stem, part * gain, sample_rate, bit_depth)
+                stems.append(str(stem))
+        mix *= gain
+        write_wav(out_path, mix, sample_rate, bit_depth)
+    except BaseException:  # a full disk or Ctrl-C: no stems are left without their mix
+        for stem in stems:
+            Path(stem).unlink(missing_ok=True)
+        raise
     if progress is not None:
         progress(1.0)
     mix_peak = float(np.max(np.abs(mix)))

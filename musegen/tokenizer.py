@@ -30,7 +30,9 @@ TIME_SIGNATURES = {
 }
 
 
-def tokenizer_config(styles: Sequence[str], moods: Sequence[str] = MOODS) -> miditok.TokenizerConfig:
+def tokenizer_config(
+    styles: Sequence[str], moods: Sequence[str] = MOODS
+) -> miditok.TokenizerConfig:
     """REMI + programs in one stream, tempo and meter tokens, 8 velocities, conditions."""
     for name in [*styles, *moods]:
         if "_" in name or " " in name or not name:

@@ -131,9 +131,7 @@ class ShardData(L.LightningDataModule):
         # up at the sample where the interrupted run stopped.
         trainer = self.trainer
         start = trainer.global_step * self.cfg.batch_size * self.cfg.accumulate
-        stream = WindowStream(
-            self.train_sampler, start, trainer.global_rank, trainer.world_size
-        )
+        stream = WindowStream(self.train_sampler, start, trainer.global_rank, trainer.world_size)
         return torch.utils.data.DataLoader(
             stream, batch_size=self.cfg.batch_size, num_workers=self.cfg.num_workers,
             worker_init_fn=_one_thread, persistent_workers=self.cfg.num_workers > 0,
@@ -206,7 +204,10 @@ def fit(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path:
         num_sanity_val_steps=0,
         use_distributed_sampler=False,
         callbacks=callbacks,
-        logger=[CSVLogger(out, name="logs", version=""), TensorBoardLogger(out, name="tb", version="")],
+        logger=[
+            CSVLogger(out, name="logs", version=""),
+            TensorBoardLogger(out, name="tb", version=""),
+        ],
         log_every_n_steps=10,
         enable_progress_bar=progress,
         enable_model_summary=False,
@@ -219,8 +220,11 @@ def fit(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path:
             "train": cfg.to_dict(),
             "steps": trainer.global_step,
             "seconds_this_session": round(time.time() - started, 1),
-            "tokens_seen": trainer.global_step * cfg.batch_size * cfg.accumulate
-            * model_config.context * trainer.world_size,
+            "tokens_seen": trainer.global_step
+            * cfg.batch_size
+            * cfg.accumulate
+            * model_config.context
+            * trainer.world_size,
             "val_loss": _metric(trainer, "val_loss"),
             "val_bits_per_note": _metric(trainer, "val_bits_per_note"),
             "best_checkpoint": callbacks[0].best_model_path,
@@ -240,7 +244,8 @@ def _hardware(trainer: L.Trainer) -> str:
         return f"{trainer.world_size} x {torch.cuda.get_device_name(0)}"
     import os
 
-    return f"{trainer.world_size} x CPU process ({os.cpu_count()} cores, {torch.get_num_threads()} threads)"
+    threads = torch.get_num_threads()
+    return f"{trainer.world_size} x CPU process ({os.cpu_count()} cores, {threads} threads)"
 
 
 def evaluate_loss(model: MuseTransformer, sampler: WindowSampler, batch_size: int = 16,

@@ -103,9 +103,11 @@ def continue_file(
             if matches:
                 record["originality"] = {**matches[k], "k": index.k, "corpus": str(corpus)}
             written.append(_write_json(out / n["json"], record))
-    except OSError as exc:
+    except BaseException as exc:  # a bug or Ctrl-C part-way must not leave half a set either
         for path in written:
             _remove(path)
+        if not isinstance(exc, OSError):
+            raise
         if exc.errno == errno.ENOSPC:
             raise InputError(f"the disk holding {out} is full; free space or choose another -o")
         raise InputError(f"could not write into {out} ({exc.strerror or exc}); nothing was kept")
@@ -158,10 +160,10 @@ def _render(result, out: Path, n: dict, soundfont, written: list[Path], say) -> 
 
 
 def _write_json(path: Path, record: dict) -> Path:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(record, indent=2, sort_keys=True, default=str))
-    tmp.replace(path)
-    return path
+    from musegen.files import atomic_write_bytes  # removes its temporary file on failure
+
+    text = json.dumps(record, indent=2, sort_keys=True, default=str)
+    return atomic_write_bytes(path, text.encode("utf-8"))
 
 
 def _remove(path: Path) -> None:

@@ -1,4 +1,4 @@
-"""The command line end to end, as a user runs it: corpus -> tokenize -> train -> export -> continue."""
+"""The command line end to end, as a user runs it: corpus, tokenize, train, export, continue."""
 
 from __future__ import annotations
 
@@ -71,7 +71,12 @@ def test_own_midi_to_checkpoint_to_continuation(tmp_path):
     info = run("info", str(ckpt)).stdout
     assert "march" in info and "waltz" in info and "# musegen checkpoint" in info
     assert run("styles", "--checkpoint", str(ckpt)).stdout.split() == ["march", "waltz"]
-    assert run("moods", "--checkpoint", str(ckpt)).stdout.split() == ["happy", "tense", "sad", "calm"]
+    assert run("moods", "--checkpoint", str(ckpt)).stdout.split() == [
+        "happy",
+        "tense",
+        "sad",
+        "calm",
+    ]
     seed = src / "waltz" / "waltz0.mid"
     before = seed.read_bytes()
     outdir = tmp_path / "out"

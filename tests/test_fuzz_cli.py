@@ -15,10 +15,12 @@ import time
 
 import mido
 import pytest
-from symusic import Score
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from symusic import Note, Score, Tempo, Track
 
 from musegen.errors import InputError, MuseGenError
-from musegen.midi_io import midi_bytes, read_seed
+from musegen.midi_io import MAX_MSPQ, MIN_MSPQ, midi_bytes, read_seed
 
 M, MM = mido.Message, mido.MetaMessage
 MUTANTS_PER_BASE = 700  # x 6 bases = 4,200 files through read_seed
@@ -315,3 +317,25 @@ def test_accepted_mutants_continue_or_fail_cleanly(outcomes, tiny_checkpoint, tm
         assert seed.read_bytes() == data, f"{case_id}: the seed file was changed"
     assert not failures, "\n".join(failures)
     assert len(sample) == CONTINUED and written > CONTINUED // 2, (written, refused)
+
+
+# ----------------------------------------------------------------------------- seeds built in code
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.integers(-(2**31), 2**31 - 1), min_size=1, max_size=4))
+def test_score_seed_tempos_are_clamped_not_wrapped(mspqs: list[int]) -> None:
+    """A symusic Score seed with tempos MIDI cannot hold: each becomes the nearest tempo MIDI
+    can hold (3.58 to 1000 BPM). symusic's writer keeps only the low 24 bits, so 3.5 BPM used
+    to turn into 1000 BPM."""
+    score = Score(480)
+    for i, mspq in enumerate(mspqs):
+        score.tempos.append(Tempo(i * 480, mspq=mspq))
+    track = Track("p", 0, False)
+    track.notes.extend(Note(i * 480, 480, 60 + i, 80) for i in range(len(mspqs)))
+    score.tracks.append(track)
+    seed = read_seed(score)
+    got = sorted((t.time, t.mspq) for t in seed.score.tempos)
+    want = [(i * 480, min(max(m, MIN_MSPQ), MAX_MSPQ)) for i, m in enumerate(mspqs)]
+    assert got == want
+    assert [t.mspq for t in score.tempos] == mspqs  # the caller's Score is not changed

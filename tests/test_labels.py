@@ -14,7 +14,9 @@ def scale_notes(tonic: int, mode: str):
 @pytest.mark.parametrize("tonic,mode", [(0, "major"), (9, "minor"), (7, "major"), (2, "minor")])
 def test_key_found_from_scale(tonic, mode):
     pitches, durations = scale_notes(tonic, mode)
-    found_tonic, found_mode, corr = labels.find_key(labels.pitch_class_histogram(pitches, durations))
+    found_tonic, found_mode, corr = labels.find_key(
+        labels.pitch_class_histogram(pitches, durations)
+    )
     assert (found_tonic, found_mode) == (tonic, mode)
     assert corr > 0.5
 

@@ -121,6 +121,7 @@ def test_pickles_beside_a_good_checkpoint_are_never_opened(tiny_checkpoint, tmp_
     assert not marker.exists()
 
 
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol")
 @pytest.mark.parametrize("kind", ["pickle", "torch"])
 def test_export_refuses_a_hostile_run_checkpoint(tiny_checkpoint, tmp_path, kind) -> None:
     """`musegen export` reads Lightning's last.ckpt: torch.load(weights_only=True) refuses the
@@ -177,4 +178,5 @@ def test_train_resume_never_runs_a_hostile_last_ckpt(small_shards, tmp_path) -> 
         # Safe, but not yet a clean one-line error: training.py passes Lightning's
         # UnpicklingError through (reported; training.py is not this test's to fix).
         pytest.xfail("train --resume refuses the payload with a traceback, not one line")
-    assert_clean_refusal(proc)
+    last = proc.stderr.strip().splitlines()[-1]  # Lightning prints its device lines first
+    assert last.startswith("musegen: error: ") and "last.ckpt" in last, last
