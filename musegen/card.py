@@ -49,7 +49,8 @@ def render_card(config: dict) -> str:
         lines += [
             "## Training",
             "",
-            f"- steps: {training.get('steps', '?')}, tokens seen: {training.get('tokens_seen', 0):,}",
+            f"- steps: {training.get('steps', '?')}, "
+            f"tokens seen: {training.get('tokens_seen', 0):,}",
             f"- hardware: {training.get('hardware', '?')}",
             f"- wall time: {_fmt(training.get('seconds_this_session', 0) / 3600, 2)} h "
             "(the last session of the run)",
@@ -88,3 +89,33 @@ def render_card(config: dict) -> str:
         "",
     ]
     return "\n".join(line for line in lines if line is not None)
+
+
+def card_results(checkpoint_dir: str | Path, shards_dir: str | Path,
+                 baseline_dir: str | Path | None = None, max_windows: int = 400) -> dict:  # fmt: skip
+    """Held-out (test split) likelihood of a checkpoint against its baselines, for the card.
+
+    Rows: the model; the model told "any" style and mood; the same network trained without
+    conditions (when `baseline_dir` is given: a checkpoint folder); the best n-gram.
+    """
+    from musegen.checkpoint import load
+    from musegen.data import Shards
+    from musegen.evaluation import EvalConfig, likelihood
+
+    shards = Shards.open(shards_dir)
+    cfg = EvalConfig(out=Path(checkpoint_dir), max_windows=max_windows)
+    main = likelihood(load(checkpoint_dir), shards, cfg, lambda: None)
+    rows = [
+        {"model": "this checkpoint (with its style and mood)", **main["model"]},
+        {"model": 'this checkpoint told "any" style and mood', **main["model_any_condition"]},
+    ]
+    if baseline_dir is not None:
+        base = likelihood(load(baseline_dir), shards, cfg, lambda: None)
+        rows.append({"model": "same network trained without conditions",
+                     **base["model_any_condition"]})  # fmt: skip
+    best = main["ngram_best"]
+    rows.append({"model": f"{best['order']}-gram, interpolated modified Kneser-Ney", **best})
+    note = (f"Same {main['windows']} windows of the held-out test split for every row "
+            f"({main['model']['tokens']:,} tokens, {main['model']['notes']:,} notes). "
+            "Lower is better.")  # fmt: skip
+    return {"results": rows, "results_note": note, "likelihood": main}

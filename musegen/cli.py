@@ -181,16 +181,49 @@ def export(
     name: str = typer.Option(..., help="checkpoint name"),
     out: Path | None = typer.Option(None, help="folder to write (default checkpoints/NAME)"),
     dtype: str = typer.Option("bfloat16", help="float32 | bfloat16 | float16"),
+    data: Path | None = typer.Option(None, help="shards: put held-out numbers on the card"),
+    baseline: Path | None = typer.Option(None, help="run trained without conditions, for the card"),
+    corpus_dir: Path | None = typer.Option(None, "--corpus", help="corpus: put its data card on the card"),
 ) -> None:
     """Turn a training run into a checkpoint folder (safetensors + JSON + card)."""
-    from musegen.card import write_card
+    import json
+
+    from musegen.card import card_results, write_card
     from musegen.checkpoint import DTYPES, export_run
 
     if dtype not in DTYPES:
         fail(f"--dtype {dtype!r} is not one of {', '.join(DTYPES)}")
     target = export_run(run_dir, out or Path("checkpoints") / name, name=name, dtype=dtype)
+    config = json.loads((target / "config.json").read_text())
+    config["parameters"] = _parameters(target)
+    if baseline is not None:
+        base = export_run(baseline, target.parent / f".{name}-baseline", name=f"{name}-baseline",
+                          dtype="float32")  # fmt: skip
+    if data is not None:
+        config.update(card_results(target, data, base if baseline is not None else None))
+    if corpus_dir is not None:
+        from musegen import corpus
+
+        summary = corpus.summarize(corpus.read_manifest(corpus_dir))
+        config["data"] = {"summary": f"{summary['pieces']} pieces from {corpus_dir}",
+                          "repertories": summary["repertories"]}  # fmt: skip
+    (target / "config.json").write_text(json.dumps(config, indent=2, default=_jsonable))
+    if baseline is not None:
+        import shutil
+
+        shutil.rmtree(base)
     write_card(target)
     typer.echo(f"checkpoint written: {target}")
+
+
+def _parameters(folder: Path) -> int:
+    from musegen import checkpoint as ckpt
+
+    return ckpt.load(folder).model.num_parameters()
+
+
+def _jsonable(value):
+    return dict(value) if hasattr(value, "items") else str(value)
 
 
 @app.command()

@@ -9,7 +9,7 @@ per process on a 2-core machine, so by default the table runs in ONE child proce
 `musegen.cli.main(argv)` per case (exactly what `python -m musegen` does) with stdout and stderr
 captured at the file-descriptor level and a fresh warnings state; a few cases are also run
 through `python -m musegen` itself to show the two agree. MUSEGEN_TEST_EACH_SUBPROCESS=1 runs
-every case as its own `python -m musegen` process instead (slow, ~4 minutes).
+every case as its own `python -m musegen` process instead (slow: 8 minutes on a busy 2-core box).
 """
 
 from __future__ import annotations
