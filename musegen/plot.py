@@ -23,18 +23,10 @@ MAX_BAR_LABELS = 24
 NOTE_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 
 
-def _load(score: Score | str | Path) -> Score:
-    if isinstance(score, (str, Path)):
-        path = Path(score).expanduser()
-        if not path.is_file():
-            raise InputError(f"MIDI file {path} does not exist: pass the path of a .mid file.")
-        try:
-            return Score(path)
-        except Exception as e:  # symusic raises RuntimeError/ValueError on broken files
-            raise InputError(f"Cannot read {path} as MIDI ({e}): check the file.") from e
-    if isinstance(score, Score):
-        return score if "Tick" in str(score.ttype) else score.to("tick")
-    raise InputError(f"Cannot plot a {type(score).__name__}: pass a Score or a MIDI path.")
+def _load(midi: str | Path | Score) -> Score:
+    from musegen.midi_io import as_score
+
+    return as_score(midi)
 
 
 def _tick_to_seconds(score: Score, ticks: np.ndarray) -> np.ndarray:

@@ -137,17 +137,9 @@ OFF, CONTROL, BEND, ON = 0, 1, 2, 3
 
 
 def _load_score(midi: str | Path | Score) -> Score:
-    if isinstance(midi, (str, Path)):
-        path = Path(midi).expanduser()
-        if not path.is_file():
-            raise InputError(f"MIDI file {path} does not exist: pass the path of a .mid file.")
-        try:
-            return Score(path)
-        except Exception as e:  # symusic raises RuntimeError/ValueError on broken files
-            raise InputError(f"Cannot read {path} as MIDI ({e}): check the file.") from e
-    if isinstance(midi, Score):
-        return midi if "Tick" in str(midi.ttype) else midi.to("tick")
-    raise InputError(f"Cannot render a {type(midi).__name__}: pass a MIDI path or a Score.")
+    from musegen.midi_io import as_score
+
+    return as_score(midi)
 
 
 def _ticks_to_seconds(score: Score) -> Callable[[np.ndarray], np.ndarray]:
