@@ -179,6 +179,8 @@ def fit(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path:
     data = ShardData(cfg, model_config.context)
     last = out / "checkpoints" / "last.ckpt"
     ckpt_path = str(last) if resume and last.exists() else None
+    if ckpt_path:
+        checkpoint.lightning_state(last)  # refuses a file that is not our own, in one line
     if resume and ckpt_path is None:
         print(f"no checkpoint at {last}; starting a new run")
     callbacks = [

@@ -94,10 +94,12 @@ def continue_file(
             timings = {"generation_seconds": round(generation_seconds, 3)}
             if audio:
                 timings.update(_render(result, out, n, soundfont, written, say))
+            if not audio or "render_seconds" not in timings:
+                _remove_stale(out, n)  # --force over a run with audio: no old WAVs left behind
             record = {
                 **result.provenance,
                 "seed_sha256": hashlib.sha256(seed.data).hexdigest(),
-                "outputs": {k: v for k, v in n.items() if (out / v).exists()},
+                "outputs": {key: v for key, v in n.items() if (out / v).exists()},
                 "timings": timings,
             }
             if matches:
@@ -157,6 +159,14 @@ def _render(result, out: Path, n: dict, soundfont, written: list[Path], say) -> 
     written.append(out / n["wav"])
     written.extend(Path(p) for p in info.get("stems", []))
     return {"render_seconds": info.get("render_seconds")}
+
+
+def _remove_stale(out: Path, names: dict) -> None:
+    """Remove audio a previous run left under this run's names (only reached with --force)."""
+    import shutil
+
+    _remove(out / names["wav"])
+    shutil.rmtree(out / names["stems"], ignore_errors=True)
 
 
 def _write_json(path: Path, record: dict) -> Path:

@@ -129,7 +129,6 @@ def test_disk_full_while_writing_the_record_keeps_nothing(tiny_checkpoint, tmp_p
         subprocess.run(["umount", str(disk)], capture_output=True)
 
 
-@pytest.mark.xfail(strict=True, reason="reported: --force keeps a stale full.wav and lists it")
 def test_force_does_not_list_stale_outputs_as_this_runs(tiny_checkpoint, tmp_path) -> None:
     """A full.wav from an earlier run survives `--force --no-audio`, and generation.json lists
     it among this run's outputs, though it is another generation's audio."""
