@@ -184,10 +184,16 @@ def fit(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path:
     if resume and ckpt_path is None:
         print(f"no checkpoint at {last}; starting a new run")
     callbacks = [
+        # best.ckpt is written right after each validation, so it always matches its val_loss
+        # (a step-triggered save runs before that step's validation and would keep a stale one).
         ModelCheckpoint(
             dirpath=out / "checkpoints", filename="best", monitor="val_loss", mode="min",
-            save_top_k=1, save_last=True, every_n_train_steps=cfg.checkpoint_every,
-            enable_version_counter=False,
+            save_top_k=1, save_on_train_epoch_end=False, enable_version_counter=False,
+        ),
+        # last.ckpt every N steps: what --resume continues from after a crash or SIGKILL.
+        ModelCheckpoint(
+            dirpath=out / "checkpoints", save_top_k=0, save_last=True,
+            every_n_train_steps=cfg.checkpoint_every, enable_version_counter=False,
         ),
         LearningRateMonitor(logging_interval="step"),
     ]  # fmt: skip
