@@ -172,6 +172,7 @@ def save(
         if k not in tied
     }
     save_file(state, str(tmp / "model.safetensors"), metadata={"format": "pt", "dtype": dtype})
+    os.chmod(tmp / "model.safetensors", 0o644)  # safetensors writes 0600; a checkpoint is shared
     tokenizer.save(tmp / "tokenizer.json")
     config = {
         "name": name,

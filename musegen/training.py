@@ -213,7 +213,8 @@ def fit(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path:
         use_distributed_sampler=False,
         callbacks=callbacks,
         logger=[
-            CSVLogger(out, name="logs", version=""),
+            # One folder per session (logs/version_N): a resumed run keeps the earlier metrics.
+            CSVLogger(out, name="logs"),
             TensorBoardLogger(out, name="tb", version=""),
         ],
         log_every_n_steps=10,
