@@ -86,7 +86,21 @@ class Generated:
     info: dict = field(default_factory=dict)
 
 
-def continue_seed(
+def continue_seed(*args, **kwargs) -> list[Generated]:
+    """Generate `options.variations` continuations of `seed`, decoded as one batch.
+
+    Runs on one CPU thread: decoding a small model step by step is fastest there, and far
+    faster than two threads on a busy machine (see benchmarks/generate_speed.py).
+    """
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return _continue_seed(*args, **kwargs)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _continue_seed(
     ckpt: Checkpoint,
     seed: Score,
     options: Options,
@@ -95,7 +109,6 @@ def continue_seed(
     progress: Callable[[int, int], None] | None = None,
     notice: Callable[[str], None] | None = None,
 ) -> list[Generated]:
-    """Generate `options.variations` continuations of `seed`, decoded as one batch."""
     started = time.perf_counter()
     tok, model = ckpt.tokenizer, ckpt.model
     tpq = seed.ticks_per_quarter
@@ -113,8 +126,9 @@ def continue_seed(
     budget = min(context // 2, int(per_bar * options.bars * 1.5) + 32)
     prompt_ids = _crop_at_bar(seed_ids, context - 2 - budget, tok.starts_bar)
     if len(prompt_ids) < len(seed_ids) and notice:
-        notice(f"the seed is longer than the model's context: the prompt keeps its last "
-               f"{len(prompt_ids)} of {len(seed_ids)} tokens, cut at a bar line")  # fmt: skip
+        notice(f"the seed does not fit the model's context with room for {options.bars} new "
+               f"bars: the prompt keeps its last {len(prompt_ids)} of {len(seed_ids)} tokens, "
+               "cut at a bar line")  # fmt: skip
 
     B = options.variations
     generator = torch.Generator().manual_seed(options.seed)
