@@ -1,8 +1,8 @@
 """musegen: continue a MIDI seed by style or mood.
 
-    from musegen import MuseGen
-    mg = MuseGen.from_pretrained()
-    result = mg.continue_midi("seed.mid", bars=8, style="chorale", mood="calm", seed=7)
+from musegen import MuseGen
+mg = MuseGen.from_pretrained()
+result = mg.continue_midi("seed.mid", bars=8, style="chorale", mood="calm", seed=7)
 """
 
 from __future__ import annotations

@@ -92,7 +92,8 @@ def render_card(config: dict) -> str:
 
 
 def card_results(checkpoint_dir: str | Path, shards_dir: str | Path,
-                 baseline_dir: str | Path | None = None, max_windows: int = 400) -> dict:  # fmt: skip
+                 baseline_dir: str | Path | None = None,
+                 max_windows: int = 400) -> dict:  # fmt: skip
     """Held-out (test split) likelihood of a checkpoint against its baselines, for the card.
 
     Rows: the model; the model told "any" style and mood; the same network trained without

@@ -85,11 +85,15 @@ def load(path_or_name: str | Path | None = None, device: str | torch.device = "c
         config = json.loads((path / "config.json").read_text())
         model_config = ModelConfig.from_dict(config["model"])
     except (ValueError, KeyError, TypeError) as exc:
-        raise CheckpointError(f"{path}/config.json is corrupt ({exc}); re-export the checkpoint")
+        raise CheckpointError(
+            f"{path}/config.json is corrupt ({exc}); re-export the checkpoint"
+        ) from None
     try:
         tokenizer = MuseTokenizer.load(path / "tokenizer.json")
     except Exception as exc:
-        raise CheckpointError(f"{path}/tokenizer.json is corrupt ({type(exc).__name__}: {exc})")
+        raise CheckpointError(
+            f"{path}/tokenizer.json is corrupt ({type(exc).__name__}: {exc})"
+        ) from None
     if tokenizer.vocab_size != model_config.vocab_size:
         raise CheckpointError(
             f"{path}: tokenizer has {tokenizer.vocab_size} tokens but the model "
@@ -99,7 +103,9 @@ def load(path_or_name: str | Path | None = None, device: str | torch.device = "c
     try:
         state = load_file(str(weights_file), device=str(device))
     except (SafetensorError, OSError, ValueError) as exc:
-        raise CheckpointError(f"{weights_file} is corrupt ({exc}); re-export the checkpoint")
+        raise CheckpointError(
+            f"{weights_file} is corrupt ({exc}); re-export the checkpoint"
+        ) from None
     model = MuseTransformer(model_config)
     load_weights(model, state, weights_file)
     model.to(device).eval()
@@ -234,7 +240,8 @@ def lightning_state(ckpt_file: Path) -> tuple[dict, dict]:
 
 
 def export_run(run_dir: str | Path, out: str | Path, *, name: str, dtype: str = "bfloat16",
-               which: str = "best", extra: dict | None = None, card: str | None = None) -> Path:  # fmt: skip
+               which: str = "best", extra: dict | None = None,
+               card: str | None = None) -> Path:  # fmt: skip
     """Turn a training run folder into a checkpoint folder."""
     run_dir = Path(run_dir)
     ckpt = run_dir / "checkpoints" / f"{which}.ckpt"

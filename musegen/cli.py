@@ -126,7 +126,9 @@ def tokenize(
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def train(
     ctx: typer.Context,
-    config: Path | None = typer.Option(None, help="YAML/JSON recipe, e.g. examples/configs/cpu-small.yaml"),
+    config: Path | None = typer.Option(
+        None, help="YAML/JSON recipe, e.g. examples/configs/cpu-small.yaml"
+    ),
     resume: bool = typer.Option(False, help="continue from OUT/checkpoints/last.ckpt"),
 ) -> None:
     """Train a model with Lightning. Any recipe field is an option: --max-steps 2000 --devices 2.
@@ -141,7 +143,11 @@ def train(
 
     overrides = _parse_overrides(ctx.args, coerce)
     try:
-        cfg = TrainConfig.from_file(config, **overrides) if config else TrainConfig.from_dict(overrides)
+        cfg = (
+            TrainConfig.from_file(config, **overrides)
+            if config
+            else TrainConfig.from_dict(overrides)
+        )
     except (ValueError, OSError) as exc:
         fail(str(exc))
     run = fit(cfg, resume=resume)
@@ -183,7 +189,9 @@ def export(
     dtype: str = typer.Option("bfloat16", help="float32 | bfloat16 | float16"),
     data: Path | None = typer.Option(None, help="shards: put held-out numbers on the card"),
     baseline: Path | None = typer.Option(None, help="run trained without conditions, for the card"),
-    corpus_dir: Path | None = typer.Option(None, "--corpus", help="corpus: put its data card on the card"),
+    corpus_dir: Path | None = typer.Option(
+        None, "--corpus", help="corpus: put its data card on the card"
+    ),
 ) -> None:
     """Turn a training run into a checkpoint folder (safetensors + JSON + card)."""
     import json
@@ -227,7 +235,9 @@ def _jsonable(value):
 
 
 @app.command()
-def info(checkpoint: str | None = typer.Argument(None, help="folder or name; default: default")) -> None:
+def info(
+    checkpoint: str | None = typer.Argument(None, help="folder or name; default: default"),
+) -> None:
     """Print a checkpoint's card and the styles and moods it knows."""
     from musegen import checkpoint as ckpt
 
@@ -235,7 +245,9 @@ def info(checkpoint: str | None = typer.Argument(None, help="folder or name; def
     typer.echo(loaded.card)
     typer.echo(f"styles: {', '.join(loaded.tokenizer.styles)}")
     typer.echo(f"moods: {', '.join(loaded.tokenizer.moods)}")
-    typer.echo(f"parameters: {loaded.model.num_parameters():,}; weights sha256 {loaded.sha256[:16]}")
+    typer.echo(
+        f"parameters: {loaded.model.num_parameters():,}; weights sha256 {loaded.sha256[:16]}"
+    )
 
 
 # --------------------------------------------------------------------------- generation

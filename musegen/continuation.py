@@ -59,7 +59,9 @@ class Options:
         if self.pitch_range is not None:
             low, high = self.pitch_range
             if not 0 <= low <= high <= 127:
-                raise InputError(f"--pitch-range {low}-{high} is invalid: use LOW-HIGH within 0-127")
+                raise InputError(
+                    f"--pitch-range {low}-{high} is invalid: use LOW-HIGH within 0-127"
+                )
         for p in self.programs or []:
             if not -1 <= p <= 127:
                 raise InputError(f"--programs: {p} is not a GM program (0-127, or -1 for drums)")
@@ -161,7 +163,7 @@ def _continue_seed(
             model, prompt, max_new_tokens=context - width, sampling=options.sampling(),
             generator=generator, uncond_prompt=uncond, mask_fn=mask_fn, stop_fn=stop_fn,
             pad_id=tok.pad_id,
-            progress=(lambda n: progress(n_generated + n, -1)) if progress else None,
+            progress=(lambda n, done=n_generated: progress(done + n, -1)) if progress else None,
         )  # fmt: skip
         for j, r in enumerate(batch):
             produced = out[j, width:].tolist()

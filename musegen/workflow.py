@@ -61,7 +61,9 @@ def continue_file(
     names = output_names(variations)
     existing = [out / n[k] for n in names for k in n if (out / n[k]).exists()]
     if existing and not force:
-        raise InputError(f"{existing[0]} already exists; pass --force to overwrite or choose another -o")
+        raise InputError(
+            f"{existing[0]} already exists; pass --force to overwrite or choose another -o"
+        )
     if soundfont is not None and audio:
         from musegen.render import find_soundfont
 
@@ -75,7 +77,9 @@ def continue_file(
         probe.write_bytes(b"")
         probe.unlink()
     except OSError as exc:
-        raise InputError(f"cannot write to {out} ({exc.strerror}); choose a writable folder with -o")
+        raise InputError(
+            f"cannot write to {out} ({exc.strerror}); choose a writable folder with -o"
+        ) from None
 
     index = _originality_index(corpus, progress) if check_originality else None
     mg = MuseGen.from_pretrained(checkpoint)
@@ -90,7 +94,9 @@ def continue_file(
         for k, (result, n) in enumerate(zip(results, names, strict=True)):
             written.append(result.save(out / n["full"], overwrite=True))
             written.append(result.continuation.save(out / n["continuation"], overwrite=True))
-            written.append(result.plot(out / n["plot"], title=f"{Path(seed_file).name} + {bars} bars"))
+            written.append(
+                result.plot(out / n["plot"], title=f"{Path(seed_file).name} + {bars} bars")
+            )
             timings = {"generation_seconds": round(generation_seconds, 3)}
             if audio:
                 timings.update(_render(result, out, n, soundfont, written, say))
@@ -111,8 +117,12 @@ def continue_file(
         if not isinstance(exc, OSError):
             raise
         if exc.errno == errno.ENOSPC:
-            raise InputError(f"the disk holding {out} is full; free space or choose another -o")
-        raise InputError(f"could not write into {out} ({exc.strerror or exc}); nothing was kept")
+            raise InputError(
+                f"the disk holding {out} is full; free space or choose another -o"
+            ) from None
+        raise InputError(
+            f"could not write into {out} ({exc.strerror or exc}); nothing was kept"
+        ) from None
     return written
 
 
