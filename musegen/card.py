@@ -106,13 +106,16 @@ def card_results(checkpoint_dir: str | Path, shards_dir: str | Path,
     shards = Shards.open(shards_dir)
     cfg = EvalConfig(out=Path(checkpoint_dir), max_windows=max_windows)
     main = likelihood(load(checkpoint_dir), shards, cfg, lambda: None)
+    steps = load(checkpoint_dir).config.get("training", {}).get("steps", "?")
     rows = [
-        {"model": "this checkpoint (with its style and mood)", **main["model"]},
+        {"model": f"this checkpoint, {steps} steps (with its style and mood)", **main["model"]},
         {"model": 'this checkpoint told "any" style and mood', **main["model_any_condition"]},
     ]
     if baseline_dir is not None:
-        base = likelihood(load(baseline_dir), shards, cfg, lambda: None)
-        rows.append({"model": "same network trained without conditions",
+        baseline = load(baseline_dir)
+        base = likelihood(baseline, shards, cfg, lambda: None)
+        steps = baseline.config.get("training", {}).get("steps", "?")
+        rows.append({"model": f"same network trained without conditions ({steps} steps)",
                      **base["model_any_condition"]})  # fmt: skip
     best = main["ngram_best"]
     rows.append({"model": f"{best['order']}-gram, interpolated modified Kneser-Ney", **best})
