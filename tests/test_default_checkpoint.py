@@ -21,7 +21,7 @@ def test_default_card_and_labels(mg):
     assert mg.checkpoint.name == "default"
     assert {"chorale", "celtic-fiddle", "european-folk", "renaissance-polyphony"} <= set(mg.styles)
     assert mg.moods == ["happy", "tense", "sad", "calm"]
-    assert "Validation" in mg.checkpoint.card and "n-gram" in mg.checkpoint.card
+    assert "Validation" in mg.checkpoint.card and "Kneser-Ney" in mg.checkpoint.card
     weights = mg.checkpoint.path / "model.safetensors"
     assert weights.stat().st_size < 25 * 2**20
 
