@@ -232,12 +232,12 @@ def _substate(state, rows):
     from musegen.grammar import GrammarState
 
     return GrammarState(state.last_type[rows].copy(), state.position[rows].copy(),
-                        state.bars[rows].copy())  # fmt: skip
+                        state.bars[rows].copy(), state.since_bar[rows].copy())  # fmt: skip
 
 
 def _merge_substate(state, sub, rows) -> None:
-    state.last_type[rows], state.position[rows], state.bars[rows] = (
-        sub.last_type, sub.position, sub.bars)  # fmt: skip
+    state.last_type[rows], state.position[rows], state.bars[rows], state.since_bar[rows] = (
+        sub.last_type, sub.position, sub.bars, sub.since_bar)  # fmt: skip
 
 
 def _until_stop(ids: list[int], bar_count: np.ndarray, bars_left: int) -> list[int]:

@@ -38,6 +38,7 @@ class GrammarState:
     last_type: np.ndarray  # (B,) int
     position: np.ndarray  # (B,) int, -1 right after a Bar
     bars: np.ndarray = field(default=None)  # (B,) Bar tokens generated so far
+    since_bar: np.ndarray = field(default=None)  # (B,) ids sampled since the last Bar
 
 
 def _type(base_token: str) -> str:
@@ -59,8 +60,13 @@ def _graph(tokenizer: MuseTokenizer) -> dict[str, set[str]]:
 class Grammar:
     """Precomputed per-id tables over a tokenizer's vocabulary for one set of constraints."""
 
-    def __init__(self, tokenizer: MuseTokenizer, constraints: Constraints):
+    def __init__(
+        self, tokenizer: MuseTokenizer, constraints: Constraints, max_bar_tokens: int = 256
+    ):
         self.tokenizer = tokenizer
+        # A bar longer than this must close: a model stuck at the end of a bar (notes piling
+        # up on its last position) could otherwise generate forever.
+        self.max_bar_tokens = max_bar_tokens
         graph = _graph(tokenizer)
         index = {t: i for i, t in enumerate(TYPES)}
         vocab = len(tokenizer.base_tokens)
@@ -131,6 +137,7 @@ class Grammar:
             last_type=np.full(batch, START, dtype=np.int64),
             position=np.full(batch, -1, dtype=np.int64),
             bars=np.zeros(batch, dtype=np.int64),
+            since_bar=np.zeros(batch, dtype=np.int64),
         )
 
     def mask(self, state: GrammarState) -> torch.Tensor:
@@ -138,12 +145,17 @@ class Grammar:
         allowed = self.valid[state.last_type]  # (B, V)
         # A new Position inside the current bar must come after the last one.
         later = (self.first_pos[None, :] < 0) | (self.first_pos[None, :] > state.position[:, None])
-        return torch.from_numpy(allowed & later)
+        allowed = allowed & later
+        overlong = state.since_bar >= self.max_bar_tokens
+        if overlong.any():
+            allowed[overlong] &= self.bar_count[None, :] > 0
+        return torch.from_numpy(allowed)
 
     def advance(self, state: GrammarState, ids: np.ndarray) -> None:
         """Update the state with the ids just sampled: (B,)."""
         ids = np.asarray(ids, dtype=np.int64)
         state.last_type = self.end_type[ids]
         state.bars = state.bars + self.bar_count[ids]
+        state.since_bar = np.where(self.bar_count[ids] > 0, 0, state.since_bar + 1)
         sets = self.last_pos[ids]
         state.position = np.where(sets >= -1, sets, state.position)
