@@ -147,8 +147,10 @@ class Grammar:
         later = (self.first_pos[None, :] < 0) | (self.first_pos[None, :] > state.position[:, None])
         allowed = allowed & later
         overlong = state.since_bar >= self.max_bar_tokens
-        if overlong.any():
-            allowed[overlong] &= self.bar_count[None, :] > 0
+        if overlong.any():  # close the bar as soon as the grammar lets a Bar come next
+            closing = allowed & (self.bar_count[None, :] > 0)
+            rows = overlong & closing.any(1)
+            allowed[rows] = closing[rows]
         return torch.from_numpy(allowed)
 
     def advance(self, state: GrammarState, ids: np.ndarray) -> None:

@@ -14,16 +14,21 @@ def test_first_token_opens_a_bar_and_overlong_bars_must_close(small_shards):
     state = grammar.start(1)
     first = grammar.mask(state)[0].numpy()
     assert first.any() and all(tok.base_tokens[i][0] == "Bar_None" for i in np.flatnonzero(first))
-    # walk a few grammatical steps without a Bar; then only Bar-holding ids remain
+    # walk grammatical steps avoiding Bars: past the limit, the first moment a Bar may come,
+    # only Bar-holding ids remain; before that, every row keeps some allowed id
     rng = np.random.default_rng(0)
-    for _ in range(3):
+    closed = False
+    for _ in range(60):
         allowed = grammar.mask(state)[0].numpy()
-        if state.since_bar[0] > 0:
+        assert allowed.any()
+        if state.since_bar[0] >= 3 and (allowed & (tok.bar_count > 0)).any():
+            assert all(tok.bar_count[i] > 0 for i in np.flatnonzero(allowed))
+            closed = True
+            break
+        if state.since_bar[0] > 0 or state.bars[0] > 0:
             allowed &= tok.bar_count == 0
         grammar.advance(state, np.array([rng.choice(np.flatnonzero(allowed))]))
-    if state.since_bar[0] >= 3:
-        closing = np.flatnonzero(grammar.mask(state)[0].numpy())
-        assert len(closing) and all(tok.bar_count[i] > 0 for i in closing)
+    assert closed
 
 
 def test_constraints_exclude_tempo_specials_and_drums_on_melodic_programs(small_shards):
