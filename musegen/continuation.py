@@ -182,7 +182,7 @@ def _continue_seed(
     results = []
     for r in range(B):
         new_notes = _place(tok.decode(new_ids[r]), new_start, bar_len, options.bars, tpq)
-        full, new, chans = _assemble(seed, new_notes, new_start, options.bars * bar_len, channels)
+        full, new, chans = _assemble(seed, new_notes, new_start, channels)
         info = {
             "variation": r + 1,
             "new_start_tick": new_start,
@@ -276,7 +276,7 @@ def _place(decoded: Score, new_start: int, bar_len: int, bars: int, tpq: int) ->
     return placed
 
 
-def _assemble(seed: Score, placed: list[tuple], new_start: int, length: int,
+def _assemble(seed: Score, placed: list[tuple], new_start: int,
               channels: dict[int, int] | None) -> tuple[Score, Score, dict[int, int]]:  # fmt: skip
     """Seed + new notes on the seed's tracks (nearest mean pitch among same-program tracks)."""
     full = seed.copy()
@@ -301,10 +301,10 @@ def _assemble(seed: Score, placed: list[tuple], new_start: int, length: int,
     for index, notes in new_notes.items():
         for n in sorted(notes, key=lambda n: (n.time, n.pitch)):
             full.tracks[index].notes.append(n)
-    return full, _new_only(full, seed, new_start, length), dict(channels or {})
+    return full, _new_only(full, seed, new_start), dict(channels or {})
 
 
-def _new_only(full: Score, seed: Score, new_start: int, length: int) -> Score:
+def _new_only(full: Score, seed: Score, new_start: int) -> Score:
     """The new bars alone from tick 0, with the tempo, meter and key in force at new_start."""
     new = Score(full.ticks_per_quarter)
     new.tempos.append(Tempo(0, timeline.tempo_at(seed, new_start)))

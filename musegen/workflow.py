@@ -13,7 +13,7 @@ import os
 import time
 from pathlib import Path
 
-from musegen.errors import InputError, MuseGenError, RenderError
+from musegen.errors import InputError, RenderError
 
 
 def output_names(variations: int) -> list[dict[str, str]]:
@@ -193,4 +193,4 @@ def _remove(path: Path) -> None:
         pass
 
 
-__all__ = ["continue_file", "output_names", "MuseGenError"]
+__all__ = ["continue_file", "output_names"]
