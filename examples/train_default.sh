@@ -5,8 +5,14 @@ musegen corpus build music21 --out data/corpus --jobs 2 --cap palestrina=300
 musegen tokenize --corpus data/corpus --out data/cache --vocab-size 2000 --jobs 2
 # The conditioned model and the same network without conditions (the card's baseline), side by
 # side with one thread each: two 1-thread processes use 2 cores better than one 2-thread one.
-musegen train --config examples/configs/cpu-small.yaml --threads 1 --max-steps "${STEPS:-450}" &
-musegen train --config examples/configs/cpu-small.yaml --threads 1 --max-steps "$(( ${STEPS:-450} / 2 ))" \
+musegen train --config examples/configs/cpu-small.yaml --threads 1 --max-steps 450 &
+musegen train --config examples/configs/cpu-small.yaml --threads 1 --max-steps 225 \
     --out runs/cpu-small-uncond --unconditioned true &
 wait
-musegen export runs/cpu-small --name default --dtype bfloat16
+# Then the conditioned run alone on both cores, resumed to 1000 steps (the cosine schedule
+# restarts from 0.7 of its peak at step 450).
+musegen train --config examples/configs/cpu-small.yaml --threads 2 --max-steps 1000 --resume
+musegen export runs/cpu-small --name default --dtype bfloat16 \
+    --data data/cache --baseline runs/cpu-small-uncond --corpus data/corpus
+musegen evaluate checkpoints/default --corpus data/corpus --shards data/cache \
+    --out checkpoints/default/evaluation --seeds-per-style 2
