@@ -102,15 +102,15 @@ class MuseGen:
         """Continue a seed by `bars` bars.
 
         Args:
-            midi: the seed: a path, MIDI bytes, a symusic Score, a pretty_midi.PrettyMIDI or a
-                mido.MidiFile.
+            midi: the seed: a path, MIDI bytes, a symusic Score, a pretty_midi.PrettyMIDI, a
+                mido.MidiFile, or a `musegen.midi_io.Seed` already read (not read again).
             variations: with a number, returns a list of that many continuations (one batch).
             options: style, mood, temperature, top_k, top_p, min_p, repetition_penalty,
                 guidance, seed, key ("C:major"), pitch_range ((lo, hi)), programs ([0, 40]).
         """
-        from musegen.midi_io import read_seed
+        from musegen.midi_io import Seed, read_seed
 
-        loaded = read_seed(midi, limits)
+        loaded = midi if isinstance(midi, Seed) else read_seed(midi, limits)
         opts = Options(bars=bars, variations=variations or 1, **options)
         self._check_names(opts)
         generated = continue_seed(self.checkpoint, loaded.score, opts, channels=loaded.channels,

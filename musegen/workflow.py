@@ -69,8 +69,7 @@ def continue_file(
 
         find_soundfont(soundfont)  # a bad soundfont fails now, not after generating
     limit_values = {k: v for k, v in (limits or {}).items() if v is not None}
-    seed_limits = Limits(**limit_values)
-    seed = read_seed(seed_file, seed_limits)
+    seed = read_seed(seed_file, Limits(**limit_values))
     try:
         out.mkdir(parents=True, exist_ok=True)
         probe = out / f".musegen-write-test-{os.getpid()}"
@@ -84,7 +83,7 @@ def continue_file(
     index = _originality_index(corpus, progress) if check_originality else None
     mg = MuseGen.from_pretrained(checkpoint)
     started = time.perf_counter()
-    results = _generate(mg, seed, bars, variations, opts, progress, say, seed_limits)
+    results = _generate(mg, seed, bars, variations, opts, progress, say)
     generation_seconds = time.perf_counter() - started
     matches = [index.longest_match(r.continuation.score) for r in results] if index else []
     if matches:
@@ -126,13 +125,13 @@ def continue_file(
     return written
 
 
-def _generate(mg, seed, bars, variations, opts, progress, say, limits=None):
+def _generate(mg, seed, bars, variations, opts, progress, say):
     from musegen.progress import progress_bar
 
     with progress_bar(progress, transient=True) as bar:
         task = bar.add_task("generating", total=None)
         return mg.continue_midi(
-            seed.data, bars, variations=variations, limits=limits,  # the user's --max-* too
+            seed, bars, variations=variations,  # read once, with the user's --max-* limits
             notice=lambda m: say(f"note: {m}"),
             progress=lambda n, _: bar.update(task, completed=n), **opts,
         )  # fmt: skip
