@@ -14,7 +14,7 @@ from symusic import Score
 
 from musegen.errors import InputError
 from musegen.files import atomic_open
-from musegen.timeline import bar_lines, end_tick
+from musegen.timeline import bar_lines, end_tick, seconds_at
 
 SEED_COLOUR = "#4C72B0"
 GENERATED_COLOUR = "#DD8452"
@@ -27,24 +27,6 @@ def _load(midi: str | Path | Score) -> Score:
     from musegen.midi_io import as_score
 
     return as_score(midi)
-
-
-def _tick_to_seconds(score: Score, ticks: np.ndarray) -> np.ndarray:
-    """Seconds at each tick, from the tempo map (120 qpm before the first tempo)."""
-    tempos = sorted(((int(t.time), int(t.mspq)) for t in score.tempos), key=lambda x: x[0])
-    change_ticks, mspq = [0], [500000]
-    for tick, value in tempos:
-        if tick == change_ticks[-1]:
-            mspq[-1] = value  # the last tempo at a tick wins
-        else:
-            change_ticks.append(tick)
-            mspq.append(value)
-    starts = np.array(change_ticks, dtype=np.int64)
-    sec_per_tick = np.array(mspq, dtype=np.float64) / 1e6 / score.ticks_per_quarter
-    offsets = np.concatenate([[0.0], np.cumsum(np.diff(starts) * sec_per_tick[:-1])])
-    ticks = np.asarray(ticks, dtype=np.int64)
-    i = np.searchsorted(starts, ticks, side="right") - 1
-    return offsets[i] + (ticks - starts[i]) * sec_per_tick[i]
 
 
 def _bars(
@@ -99,7 +81,7 @@ def plot_pianoroll(
         raise InputError("The score has no notes, so there is no piano roll to draw.")
     last = end_tick(score)
     lines = bar_lines(score, max(last, split_tick or 0, 1))
-    to_x = (lambda t: _tick_to_seconds(score, t)) if seconds else (lambda t: np.asarray(t, float))
+    to_x = seconds_at(score) if seconds else (lambda t: np.asarray(t, float))
 
     pitches = np.concatenate([t.notes.numpy()["pitch"].astype(int) for t in tracks])
     low, high = int(pitches.min()) - 2, int(pitches.max()) + 2

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 from symusic import Score
 
+from musegen import timeline
 from musegen.errors import InputError, RenderError
 from musegen.files import atomic_open
 
@@ -140,27 +141,6 @@ def _load_score(midi: str | Path | Score) -> Score:
     from musegen.midi_io import as_score
 
     return as_score(midi)
-
-
-def _ticks_to_seconds(score: Score) -> Callable[[np.ndarray], np.ndarray]:
-    """A vectorised tick -> seconds function from the tempo map, in float64 (exact to a sample)."""
-    tempos = score.tempos.numpy()
-    order = np.argsort(tempos["time"], kind="stable")
-    ticks = tempos["time"][order].astype(np.int64)
-    mspq = tempos["mspq"][order].astype(np.float64)
-    keep = np.append(ticks[1:] != ticks[:-1], True)[: len(ticks)]  # last tempo at a tick wins
-    ticks, mspq = ticks[keep], mspq[keep]
-    if len(ticks) == 0 or ticks[0] > 0:  # MIDI's 120 qpm until the first tempo
-        ticks, mspq = np.insert(ticks, 0, 0), np.insert(mspq, 0, 500000.0)
-    sec_per_tick = mspq / 1e6 / score.ticks_per_quarter
-    starts = np.concatenate([[0.0], np.cumsum(np.diff(ticks) * sec_per_tick[:-1])])
-
-    def convert(t: np.ndarray) -> np.ndarray:
-        t = np.asarray(t, dtype=np.int64)
-        i = np.searchsorted(ticks, t, side="right") - 1
-        return starts[i] + (t - ticks[i]) * sec_per_tick[i]
-
-    return convert
 
 
 def _channels(score: Score) -> list[int]:
@@ -354,7 +334,7 @@ def render(
     score = _load_score(midi)
     out_path = Path(out_wav).expanduser()
 
-    to_seconds = _ticks_to_seconds(score)
+    to_seconds = timeline.seconds_at(score)
 
     def to_samples(ticks: np.ndarray) -> np.ndarray:
         return np.rint(to_seconds(ticks) * sample_rate).astype(np.int64)

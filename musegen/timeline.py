@@ -6,8 +6,10 @@ asks this module where bars start, so they all agree.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
 from symusic import Score
 
 
@@ -89,3 +91,24 @@ def key_at(score: Score, tick: int) -> tuple[int, int] | None:
 def end_tick(score: Score) -> int:
     """Tick where the last note ends (0 for a score without notes)."""
     return max((int(n.time + n.duration) for t in score.tracks for n in t.notes), default=0)
+
+
+def seconds_at(score: Score) -> Callable[[np.ndarray], np.ndarray]:
+    """A vectorised tick -> seconds function from the tempo map, in float64 (exact to a sample)."""
+    tempos = score.tempos.numpy()
+    order = np.argsort(tempos["time"], kind="stable")
+    ticks = tempos["time"][order].astype(np.int64)
+    mspq = tempos["mspq"][order].astype(np.float64)
+    keep = np.append(ticks[1:] != ticks[:-1], True)[: len(ticks)]  # last tempo at a tick wins
+    ticks, mspq = ticks[keep], mspq[keep]
+    if len(ticks) == 0 or ticks[0] > 0:  # MIDI's 120 qpm until the first tempo
+        ticks, mspq = np.insert(ticks, 0, 0), np.insert(mspq, 0, 500000.0)
+    sec_per_tick = mspq / 1e6 / score.ticks_per_quarter
+    starts = np.concatenate([[0.0], np.cumsum(np.diff(ticks) * sec_per_tick[:-1])])
+
+    def convert(t: np.ndarray) -> np.ndarray:
+        t = np.asarray(t, dtype=np.int64)
+        i = np.searchsorted(ticks, t, side="right") - 1
+        return starts[i] + (t - ticks[i]) * sec_per_tick[i]
+
+    return convert
