@@ -47,3 +47,21 @@ def test_windows_start_with_conditions_then_a_bar(small_shards):
     assert np.array_equal(sampler.window(5)[0], again.window(5)[0])
     dropped = WindowSampler(shards, "train", 128, condition_dropout=1.0, seed=1)
     assert tok.to_base(dropped.window(0)[0][:2]) == ["Style_any", "Mood_any"]
+
+
+def test_windows_are_packed_and_never_train_on_labels(small_shards):
+    shards = Shards.open(small_shards)
+    tok = shards.tokenizer
+    labels = {i for i, ts in enumerate(tok.base_tokens) if ts and ts[0].startswith(("Style_", "Mood_"))}
+    sampler = WindowSampler(shards, "train", 256, condition_dropout=0.0, seed=3)
+    fills, pieces = [], 0
+    for k in range(30):
+        x, y = sampler.window(k)
+        fills.append((y != IGNORE).mean())
+        starts = [i for i in range(1, len(x)) if x[i] in labels and x[i - 1] == tok.eos_id]
+        pieces += len(starts)
+        for i in starts:  # a later piece: EOS, its own Style_ and Mood_, then a bar line
+            assert tok.base_tokens[x[i]][0].startswith("Style_")
+            assert i + 2 >= len(x) or tok.base_tokens[x[i + 2]][0] == "Bar_None"
+        assert not set(y[y != IGNORE].tolist()) & labels  # labels are inputs only
+    assert pieces > 0 and min(fills[:-1]) > 0.9  # short pieces fill the window
