@@ -38,6 +38,11 @@ class Checkpoint:
     sha256: str  # of model.safetensors: names the exact weights in provenance records
 
     @property
+    def programs(self) -> dict[str, dict]:
+        """Training statistics per GM program (see musegen.programs); {} in older folders."""
+        return self.config.get("programs") or {}
+
+    @property
     def card(self) -> str:
         card = self.path / "card.md"
         return card.read_text() if card.exists() else "(this checkpoint has no card.md)"

@@ -209,6 +209,12 @@ def export(
                           dtype="float32")  # fmt: skip
     if data is not None:
         config.update(card_results(target, data, base if baseline is not None else None))
+    shards_dir = data or Path(config.get("training", {}).get("train", {}).get("data", ""))
+    if (shards_dir / "index.json").exists():  # which instruments it knows (musegen.programs)
+        from musegen.data import Shards
+        from musegen.programs import program_stats
+
+        config["programs"] = program_stats(Shards.open(shards_dir))
     if corpus_dir is not None:
         from musegen import corpus
 

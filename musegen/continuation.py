@@ -9,16 +9,16 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
 import torch
 from symusic import KeySignature, Note, Score, Tempo, TimeSignature, Track
 
-from musegen import timeline
+from musegen import programs, timeline
 from musegen.checkpoint import Checkpoint
 from musegen.errors import InputError
-from musegen.grammar import DRUMS, Constraints, Grammar
+from musegen.grammar import DRUMS, Constraints, Grammar, GrammarState
 from musegen.labels import parse_key, scale_pitch_classes
 from musegen.sampling import SamplingConfig, generate
 
@@ -119,10 +119,12 @@ def _continue_seed(
     meter = timeline.meter_at(seed, new_start)
     bar_len = meter.bar_ticks(tpq)
     cond = tok.condition_ids(options.style, options.mood)  # ValueError lists valid names
-    constraints = _constraints(seed, meter, options)
+    stand_in = {} if options.programs else programs.stand_ins(seed, ckpt.programs, options.style)
+    _tell_stand_ins(seed, stand_in, options.style, notice)
+    constraints = _constraints(seed, meter, options, stand_in)
     grammar = Grammar(tok, constraints)
 
-    seed_ids = tok.encode(seed)
+    seed_ids = tok.encode(programs.as_seen(seed, stand_in))
     context = model.config.context
     per_bar = len(seed_ids) / max(1, len(timeline.bar_lines(seed, seed_end)) - 1)
     budget = min(context // 2, int(per_bar * options.bars * 1.5) + 32)
@@ -182,7 +184,7 @@ def _continue_seed(
     results = []
     for r in range(B):
         new_notes = _place(tok.decode(new_ids[r]), new_start, bar_len, options.bars, tpq)
-        full, new, chans = _assemble(seed, new_notes, new_start, channels)
+        full, new, chans = _assemble(seed, new_notes, new_start, channels, stand_in)
         info = {
             "variation": r + 1,
             "new_start_tick": new_start,
@@ -190,6 +192,11 @@ def _continue_seed(
             "meter": str(meter),
             "tempo_qpm": timeline.tempo_at(seed, new_start),
             "prompt_tokens": len(prompt_ids) + 2,
+            "program_stand_ins": {
+                seed.tracks[i].name or f"track {i}": p
+                for i, p in stand_in.items()
+                if p != (DRUMS if seed.tracks[i].is_drum else seed.tracks[i].program)
+            },
             "seed_tokens": len(seed_ids),
             "generated_tokens": len(new_ids[r]),
             "new_notes": sum(len(t.notes) for t in new.tracks),
@@ -201,17 +208,44 @@ def _continue_seed(
     return results
 
 
-def _constraints(seed: Score, meter: timeline.Meter, options: Options) -> Constraints:
-    programs = options.programs
-    if programs is None:
-        programs = sorted({DRUMS if t.is_drum else int(t.program) for t in seed.tracks if t.notes})
+def _tell_stand_ins(seed: Score, stand_in: dict, style: str | None, notice) -> None:
+    for i, shown in stand_in.items():
+        track = seed.tracks[i]
+        own = DRUMS if track.is_drum else int(track.program)
+        if shown == own or not notice or not len(track.notes):
+            continue
+        name = f"track {track.name!r}" if track.name else f"track {i + 1}"
+        context = f"in {style} music" if style else "in its training data"
+        if shown is None:
+            notice(f"{name} is not continued: this checkpoint saw no "
+                   f"{programs.instrument_name(own)} {context}")  # fmt: skip
+        else:
+            notice(f"{name}: this checkpoint saw no {programs.instrument_name(own)} {context}, "
+                   f"so it is shown as {programs.instrument_name(shown)}; the new notes keep "
+                   f"the track's own program")  # fmt: skip
+
+
+def _constraints(seed: Score, meter: timeline.Meter, options: Options,
+                 stand_in: dict[int, int | None]) -> Constraints:  # fmt: skip
+    chosen = options.programs
+    if chosen is None:
+        chosen = {
+            stand_in.get(i, DRUMS if t.is_drum else int(t.program))
+            for i, t in enumerate(seed.tracks) if t.notes
+        }  # fmt: skip
+        chosen.discard(None)
+        if not chosen:
+            raise InputError(
+                "this checkpoint knows none of the seed's instruments (drums only?)"
+                "; choose instruments to generate with --programs, e.g. 40,42"
+            )
     scale = None
     if options.key:
         tonic, mode = parse_key(options.key)
         scale = scale_pitch_classes(tonic, mode)
     return Constraints(
         meter=(meter.numerator, meter.denominator),
-        programs=set(programs),
+        programs=set(chosen),
         pitch_range=options.pitch_range or (0, 127),
         scale=scale,
     )
@@ -228,16 +262,13 @@ def _crop_at_bar(ids: list[int], keep: int, starts_bar: np.ndarray) -> list[int]
     return list(ids[start:])
 
 
-def _substate(state, rows):
-    from musegen.grammar import GrammarState
-
-    return GrammarState(state.last_type[rows].copy(), state.position[rows].copy(),
-                        state.bars[rows].copy(), state.since_bar[rows].copy())  # fmt: skip
+def _substate(state: GrammarState, rows: list[int]) -> GrammarState:
+    return GrammarState(**{f.name: getattr(state, f.name)[rows].copy() for f in fields(state)})
 
 
-def _merge_substate(state, sub, rows) -> None:
-    state.last_type[rows], state.position[rows], state.bars[rows], state.since_bar[rows] = (
-        sub.last_type, sub.position, sub.bars, sub.since_bar)  # fmt: skip
+def _merge_substate(state: GrammarState, sub: GrammarState, rows: list[int]) -> None:
+    for f in fields(state):
+        getattr(state, f.name)[rows] = getattr(sub, f.name)
 
 
 def _until_stop(ids: list[int], bar_count: np.ndarray, bars_left: int) -> list[int]:
@@ -276,13 +307,18 @@ def _place(decoded: Score, new_start: int, bar_len: int, bars: int, tpq: int) ->
     return placed
 
 
-def _assemble(seed: Score, placed: list[tuple], new_start: int,
-              channels: dict[int, int] | None) -> tuple[Score, Score, dict[int, int]]:  # fmt: skip
-    """Seed + new notes on the seed's tracks (nearest mean pitch among same-program tracks)."""
+def _assemble(seed: Score, placed: list[tuple], new_start: int, channels: dict[int, int] | None,
+              stand_in: dict[int, int | None]) -> tuple[Score, Score, dict[int, int]]:  # fmt: skip
+    """Seed + new notes on the seed's tracks (nearest mean pitch among same-program tracks).
+
+    A track shown to the model under a stand-in program receives that program's notes.
+    """
     full = seed.copy()
-    groups: dict[int, list[int]] = {}  # program (DRUMS for drums) -> track indices
+    groups: dict[int, list[int]] = {}  # program as the model saw it (DRUMS) -> track indices
     for i, t in enumerate(full.tracks):
-        groups.setdefault(DRUMS if t.is_drum else int(t.program), []).append(i)
+        shown = stand_in.get(i, DRUMS if t.is_drum else int(t.program))
+        if shown is not None:
+            groups.setdefault(shown, []).append(i)
     mean_pitch = {
         i: float(np.mean([n.pitch for n in t.notes])) if len(t.notes) else 60.0
         for i, t in enumerate(full.tracks)

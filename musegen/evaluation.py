@@ -70,6 +70,21 @@ class Seed:
     real: Score  # the next `bars` bars of the piece, from tick 0
     bars: int
 
+    @property
+    def neutral(self) -> Score:
+        """The seed's meter and tempo with one middle C on a piano, a bar long: a seed that
+        says nothing of style or mode, for measuring what the conditions alone do (with the
+        real seed, the continuation rightly follows the seed's own style and key)."""
+        out = Score(self.score.ticks_per_quarter)
+        meter = self.score.time_signatures[0]
+        out.time_signatures.append(TimeSignature(0, meter.numerator, meter.denominator))
+        out.tempos.append(Tempo(0, timeline.tempo_at(self.score, 0)))
+        bar = timeline.Meter(meter.numerator, meter.denominator).bar_ticks(out.ticks_per_quarter)
+        piano = Track(name="Piano", program=0)
+        piano.notes.append(Note(0, bar, 60, 80))
+        out.tracks.append(piano)
+        return out
+
 
 @dataclass
 class Generation:
@@ -78,6 +93,7 @@ class Generation:
     mood: str | None
     guidance: float
     bars: int
+    neutral: bool = False  # from the seed's neutral version (style and mood control)
     score: Score | None = None  # the new bars alone, from tick 0
     tokens: int = 0
     seconds: float = 0.0
@@ -240,7 +256,8 @@ def likelihood(ckpt, shards: Shards, cfg: EvalConfig, tick) -> dict:
 def generate_all(mg, seeds: list[Seed], jobs: list[Generation], cfg: EvalConfig, tick) -> None:
     """Run every generation job in place (one continuation each, seeded by its index)."""
     for k, job in enumerate(jobs):
-        result = mg.continue_midi(seeds[job.seed].score, job.bars, style=job.style, mood=job.mood,
+        seed = seeds[job.seed].neutral if job.neutral else seeds[job.seed].score
+        result = mg.continue_midi(seed, job.bars, style=job.style, mood=job.mood,
                                   guidance=job.guidance, seed=cfg.seed + k)  # fmt: skip
         job.score = result.continuation.score
         job.tokens = int(result.provenance["generated_tokens"])
@@ -255,9 +272,9 @@ def plan(seeds: list[Seed], styles: list[str], moods: list[str], cfg: EvalConfig
     return {
         "realism": [Generation(i, s.style if s.style in styles else None, s.mood if s.mood in moods
                                else None, 1.0, s.bars) for i, s in enumerate(seeds)],
-        "style": [Generation(i, st, None, g, bars) for g in guidances
+        "style": [Generation(i, st, None, g, bars, neutral=True) for g in guidances
                   for i in range(len(seeds)) for st in styles],
-        "mood": [Generation(i, None, m, 1.0, bars) for i in range(len(seeds))
+        "mood": [Generation(i, None, m, 1.0, bars, neutral=True) for i in range(len(seeds))
                  for m in [*moods, None]],
     }  # fmt: skip
 

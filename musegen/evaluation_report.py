@@ -77,11 +77,13 @@ def headlines(report: dict) -> list[tuple[str, str, str]]:
          f"{_f(st['real']['accuracy'])} ({_f(st['chance'])})"),
     ]  # fmt: skip
     for key in sorted(k for k in st if k.startswith("guidance_")):
-        rows.append(("", f"accuracy on continuations asked for a style, guidance {key[9:]}",
+        rows.append(("", f"accuracy on continuations (neutral seeds) asked for a style, "
+                     f"guidance {key[9:]}",
                      _f(st[key]["accuracy"])))  # fmt: skip
     for what in ("valence", "arousal", "both"):
         rows.append(("Mood" if what == "valence" else "",
-                     f"{what} matches the asked mood: conditioned (unconditioned)",
+                     f"{what} matches the asked mood, neutral seeds: conditioned "
+                     "(unconditioned)",
                      f"{_f(md[f'conditioned_{what}_match'])} "
                      f"({_f(md[f'unconditioned_{what}_match'])})"))  # fmt: skip
     gen, real = og["generated"], og["real"]
@@ -133,8 +135,14 @@ def markdown(report: dict) -> str:
         lines.append(f"| {name} | {_f(s['generated_mean'])} | {_f(s['real_mean'])} | "
                      f"{_f(s['overlap'])} | {_f(s['halves_overlap'])} | "
                      f"{_f(s['real_vs_real_overlap'])} |")  # fmt: skip
+    neutral = (
+        "Generated from neutral seeds: each held-out seed's meter and tempo with one "
+        "middle C on a piano, so that the condition alone decides (a real seed's "
+        "continuation follows the seed's own style and key)."
+    )
     lines += ["", f"![realism]({report['plots']['realism']})", "", "## Style control", "",
-              f"![style confusion]({report['plots']['style']})", "", "## Mood control", "",
+              neutral, "", f"![style confusion]({report['plots']['style']})", "",
+              "## Mood control", "", neutral, "",
               "| Mood | valence | arousal | both | unconditioned both | mean arousal |",
               "|---|---|---|---|---|---|"]  # fmt: skip
     for mood, m in report["mood"]["per_mood"].items():

@@ -33,12 +33,24 @@ class Constraints:
 
 @dataclass
 class GrammarState:
-    """Per row: last base-token type and last Position in the current bar."""
+    """Per row: last base-token type, last Position in the bar, and the last note there."""
 
     last_type: np.ndarray  # (B,) int
     position: np.ndarray  # (B,) int, -1 right after a Bar
     bars: np.ndarray = field(default=None)  # (B,) Bar tokens generated so far
     since_bar: np.ndarray = field(default=None)  # (B,) ids sampled since the last Bar
+    program: np.ndarray = field(default=None)  # (B,) last Program value (NONE: none yet)
+    last_pitch: np.ndarray = field(default=None)  # (B, SLOTS) per program at this Position
+    notes_here: np.ndarray = field(default=None)  # (B,) notes at the current Position
+
+
+NONE = -9  # no program yet; also "the id leaves this value as it was"
+INHERIT = -8  # the id's first note plays the program already in force
+SLOTS = 130  # last_pitch columns: drums, programs 0-127, NONE
+
+
+def _slot(program: np.ndarray | int) -> np.ndarray | int:
+    return np.where(program == NONE, SLOTS - 1, program - DRUMS)
 
 
 def _type(base_token: str) -> str:
@@ -61,7 +73,11 @@ class Grammar:
     """Precomputed per-id tables over a tokenizer's vocabulary for one set of constraints."""
 
     def __init__(
-        self, tokenizer: MuseTokenizer, constraints: Constraints, max_bar_tokens: int = 256
+        self,
+        tokenizer: MuseTokenizer,
+        constraints: Constraints,
+        max_bar_tokens: int = 256,
+        max_notes_here: int = 12,
     ):
         self.tokenizer = tokenizer
         # A bar longer than this must close: a model stuck at the end of a bar (notes piling
@@ -76,6 +92,19 @@ class Grammar:
         self.first_pos = np.full(vocab, -1, dtype=np.int64)  # before any Bar inside the id
         self.last_pos = np.full(vocab, -2, dtype=np.int64)  # -2: id sets no position
         self.bar_count = tokenizer.bar_count.astype(np.int64)
+        # Notes at one Position with one program come in strictly rising pitch (miditok's
+        # order; checked on the corpus). Enforcing it stops a known failure: a model piling
+        # the same pitch onto one position again and again (stacked duplicate notes).
+        self.lead: list[list[tuple[int, int]]] = [[] for _ in range(vocab)]  # before a Position
+        self.end_program = np.full(vocab, NONE, dtype=np.int64)  # NONE: unchanged
+        self.resets = np.zeros(vocab, dtype=bool)  # holds a Bar or Position
+        self.notes_after: list[list[tuple[int, int]]] = [[] for _ in range(vocab)]
+        # At most max_notes_here notes start on one Position (the corpus has at most 10).
+        self.max_notes_here = max_notes_here
+        # Every note has its own Program token, so Programs count notes, a note committed to
+        # by a trailing Program included.
+        self.lead_notes = np.zeros(vocab, dtype=np.int64)  # Programs before a Position
+        self.tail_notes = np.full(vocab, -1, dtype=np.int64)  # after the last one; -1: none
         allowed = self._static_allowed(constraints)
         for v, base in enumerate(tokenizer.base_tokens):
             types = [_type(b) for b in base]
@@ -84,6 +113,7 @@ class Grammar:
             ok, pos, first, bar_seen, last = True, -1, -1, False, -2
             if any(b not in graph.get(a, ()) for a, b in zip(types, types[1:], strict=False)):
                 ok = False
+            ok = ok and self._note_order(v, base)
             for t, tok in zip(types, base, strict=True):
                 if t == "Bar":
                     bar_seen, pos, last = True, -1, -1
@@ -102,6 +132,49 @@ class Grammar:
                 self.valid[s, v] = types[0] in graph.get(prev, ())
             self.valid[START, v] = types[0] == "Bar"
         self._table = torch.from_numpy(self.valid)
+        # An id ending on a Program commits to one more note of it: only while a higher
+        # allowed pitch is left for that program at this Position.
+        pitches = [int(b[0][6:]) for v, b in enumerate(tokenizer.base_tokens)
+                   if len(b) == 1 and b[0].startswith("Pitch_") and allowed[v]]  # fmt: skip
+        self.top_pitch = max(pitches, default=127)
+        self.dangling = np.array([
+            int(b[-1].split("_")[1]) if b and b[-1].startswith("Program_")
+            and not self.resets[v] else NONE for v, b in enumerate(tokenizer.base_tokens)
+        ])  # fmt: skip
+        self.dangling_slot = _slot(self.dangling)
+        # (V, K) pitch and program of each id's notes before its first Position; -1: none
+        k = max(1, max(len(notes) for notes in self.lead))
+        self.lead_pitch = np.full((vocab, k), -1, dtype=np.int64)
+        self.lead_program = np.full((vocab, k), INHERIT, dtype=np.int64)
+        for v, notes in enumerate(self.lead):
+            for j, (program, pitch) in enumerate(notes):
+                self.lead_program[v, j], self.lead_pitch[v, j] = program, pitch
+
+    def _note_order(self, v: int, base: list[str]) -> bool:
+        """Record id v's first note and the notes it leaves; False if they are out of order."""
+        program, opened = INHERIT, False
+        last: dict[int, int] = {}  # program -> last pitch at this position, inside the id
+        for tok in base:
+            kind, _, value = tok.partition("_")
+            if kind in ("Bar", "Position"):
+                opened, last = True, {}
+                self.resets[v], self.notes_after[v], self.tail_notes[v] = True, [], 0
+            elif kind == "Program":
+                program = int(value)
+                self.end_program[v] = program
+                if opened:
+                    self.tail_notes[v] += 1
+                else:
+                    self.lead_notes[v] += 1
+            elif kind == "Pitch":
+                pitch = int(value)
+                if pitch <= last.get(program, -1):
+                    return False
+                if not opened:
+                    self.lead[v].append((program, pitch))
+                last[program] = pitch
+                self.notes_after[v].append((program, pitch))
+        return True
 
     def _static_allowed(self, c: Constraints) -> np.ndarray:
         """Ids whose every base token satisfies the user's constraints."""
@@ -138,6 +211,9 @@ class Grammar:
             position=np.full(batch, -1, dtype=np.int64),
             bars=np.zeros(batch, dtype=np.int64),
             since_bar=np.zeros(batch, dtype=np.int64),
+            program=np.full(batch, NONE, dtype=np.int64),
+            last_pitch=np.full((batch, SLOTS), -1, dtype=np.int64),
+            notes_here=np.zeros(batch, dtype=np.int64),
         )
 
     def mask(self, state: GrammarState) -> torch.Tensor:
@@ -146,6 +222,24 @@ class Grammar:
         # A new Position inside the current bar must come after the last one.
         later = (self.first_pos[None, :] < 0) | (self.first_pos[None, :] > state.position[:, None])
         allowed = allowed & later
+        # The id's first note, if it plays the program of the last note at this position,
+        # must be higher than that note.
+        # Each note of an id before its first Position must be higher than the last note of
+        # its program at the current Position.
+        repeat = np.zeros_like(allowed)
+        for j in range(self.lead_pitch.shape[1]):
+            pitch, program = self.lead_pitch[None, :, j], self.lead_program[None, :, j]
+            program = np.where(program == INHERIT, state.program[:, None], program)  # (B, V)
+            last = np.take_along_axis(state.last_pitch, _slot(program), axis=1)  # (B, V)
+            repeat |= (pitch >= 0) & (pitch <= last)
+        last = state.last_pitch[:, self.dangling_slot]  # (B, V)
+        repeat |= (self.dangling[None, :] != NONE) & (last >= self.top_pitch)
+        crowded = state.notes_here[:, None] + self.lead_notes[None, :] > self.max_notes_here
+        # A row these rules would shut completely (its last note already at the top of the
+        # allowed pitches) drops them, the order first: a duplicate beats a dead end.
+        for rule in (repeat | crowded, crowded):
+            kept = allowed & ~rule
+            allowed = np.where(kept.any(1, keepdims=True), kept, allowed)
         overlong = state.since_bar >= self.max_bar_tokens
         if overlong.any():  # close the bar as soon as the grammar lets a Bar come next
             closing = allowed & (self.bar_count[None, :] > 0)
@@ -161,3 +255,13 @@ class Grammar:
         state.since_bar = np.where(self.bar_count[ids] > 0, 0, state.since_bar + 1)
         sets = self.last_pos[ids]
         state.position = np.where(sets >= -1, sets, state.position)
+        for row, v in enumerate(ids):
+            if self.resets[v]:
+                state.last_pitch[row] = -1
+            for program, pitch in self.notes_after[v]:
+                program = state.program[row] if program == INHERIT else program
+                state.last_pitch[row, _slot(program)] = pitch
+        tail = self.tail_notes[ids]
+        state.notes_here = np.where(tail >= 0, tail, state.notes_here + self.lead_notes[ids])
+        ends = self.end_program[ids]
+        state.program = np.where(ends == NONE, state.program, ends)

@@ -52,7 +52,9 @@ def test_windows_start_with_conditions_then_a_bar(small_shards):
 def test_windows_are_packed_and_never_train_on_labels(small_shards):
     shards = Shards.open(small_shards)
     tok = shards.tokenizer
-    labels = {i for i, ts in enumerate(tok.base_tokens) if ts and ts[0].startswith(("Style_", "Mood_"))}
+    labels = {
+        i for i, ts in enumerate(tok.base_tokens) if ts and ts[0].startswith(("Style_", "Mood_"))
+    }
     sampler = WindowSampler(shards, "train", 256, condition_dropout=0.0, seed=3)
     fills, pieces = [], 0
     for k in range(30):

@@ -47,3 +47,48 @@ def test_constraints_exclude_tempo_specials_and_drums_on_melodic_programs(small_
                 assert int(value) == 52
             if kind == "TimeSig":
                 assert value == "3/4"
+
+
+def _notes_by_position(tok, ids: list[int]) -> list[list[tuple[int, int]]]:
+    """(program, pitch) of the notes of each Position, in order, from generated ids."""
+    groups: list[list[tuple[int, int]]] = [[]]
+    program = None
+    for base in tok.to_base(ids):
+        kind, _, value = base.partition("_")
+        if kind in ("Bar", "Position"):
+            groups.append([])
+        elif kind == "Program":
+            program = int(value)
+        elif kind == "Pitch":
+            groups[-1].append((program, int(value)))
+    return groups
+
+
+def test_notes_on_one_position_rise_and_are_capped(small_shards):
+    """A sampler that always prefers another note on the same position (the stacking failure)
+    still gets strictly rising pitches per program and at most max_notes_here notes."""
+    tok = Shards.open(small_shards).tokenizer
+    grammar = Grammar(tok, Constraints(meter=(4, 4), programs={0, 52}), max_notes_here=5)
+    opens = (grammar.lead_notes > 0) & (grammar.first_pos < 0)
+    rng = np.random.default_rng(1)
+    state, ids = grammar.start(1), []
+    for _ in range(400):
+        allowed = grammar.mask(state)[0].numpy()
+        assert allowed.any()
+        stacking = allowed & opens & (tok.bar_count == 0)
+        choice = np.flatnonzero(stacking if stacking.any() else allowed)
+        ids.append(int(rng.choice(choice)))
+        grammar.advance(state, np.array(ids[-1:]))
+    groups = _notes_by_position(tok, ids)
+    assert max(len(g) for g in groups) == 5  # the walk did stack up to the cap
+    for notes in groups:
+        for program in {p for p, _ in notes}:
+            pitches = [pitch for p, pitch in notes if p == program]
+            assert pitches == sorted(set(pitches)), notes  # no duplicate, rising
+    # the corpus itself obeys the rule the grammar enforces
+    shards = Shards.open(small_shards)
+    for piece in shards.index[:20]:
+        for notes in _notes_by_position(tok, shards.piece_tokens(piece).tolist()):
+            for program in {p for p, _ in notes}:
+                pitches = [pitch for p, pitch in notes if p == program]
+                assert pitches == sorted(set(pitches))
