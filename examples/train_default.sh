@@ -3,6 +3,7 @@
 set -euo pipefail
 musegen corpus build music21 --out data/corpus --jobs 2 --cap palestrina=300
 musegen tokenize --corpus data/corpus --out data/cache --vocab-size 2000 --jobs 2
+# Stage 1 ran before windows were packed (one piece per window, padded); rerun today it packs.
 # The conditioned model and the same network without conditions (the card's baseline), side by
 # side with one thread each: two 1-thread processes use 2 cores better than one 2-thread one.
 musegen train --config examples/configs/cpu-small.yaml --threads 1 --max-steps 450 &
@@ -12,7 +13,13 @@ wait
 # Then the conditioned run alone on both cores, resumed to 1000 steps (the cosine schedule
 # restarts from 0.7 of its peak at step 450).
 musegen train --config examples/configs/cpu-small.yaml --threads 2 --max-steps 1000 --resume
-musegen export runs/cpu-small --name default --dtype bfloat16 \
+musegen export runs/cpu-small --name stage1 --out runs/stage1 --dtype bfloat16
+# Stage 2: windows packed with whole pieces (before, 41% of every window was padding), from
+# the stage-1 weights with a fresh warm-up and cosine schedule: 2000 more steps.
+musegen train --config examples/configs/cpu-small.yaml --out runs/cpu-small-packed \
+    --init-from runs/stage1 --lr 0.001 --warmup-steps 50 --max-steps 2000 \
+    --val-every 250 --checkpoint-every 50 --threads 2
+musegen export runs/cpu-small-packed --name default --dtype bfloat16 \
     --data data/cache --baseline runs/cpu-small-uncond --corpus data/corpus
 musegen evaluate checkpoints/default --corpus data/corpus --shards data/cache \
     --out checkpoints/default/evaluation --seeds-per-style 2
