@@ -388,21 +388,27 @@ def evaluate(
     guidance: float = typer.Option(3.0, help="the higher guidance tried for style control"),
     device: str = typer.Option("cpu", help="cpu | cuda"),
     threads: int = typer.Option(1, min=1, help="CPU threads for the model"),
+    readme: Path | None = typer.Option(None, help="also put the headline table into this README"),
 ) -> None:
     """Evaluate a checkpoint on the held-out split: likelihood vs n-gram, realism, style and
     mood control, originality and speed. Writes OUT/report.md, OUT/report.json and PNGs."""
     from musegen.evaluation import EvalConfig
     from musegen.evaluation import evaluate as run_evaluation
-    from musegen.evaluation_report import headlines
+    from musegen.evaluation_report import README_END, README_START, headlines, update_readme
 
     cfg = EvalConfig(
         out=out, checkpoint=checkpoint, corpus=corpus_dir, shards=shards, quick=quick,
         seeds_per_style=seeds_per_style, seed=seed, max_windows=max_windows, guidance=guidance,
         device=device, threads=threads,
     )  # fmt: skip
+    if readme is not None and (not readme.is_file() or README_START not in readme.read_text()):
+        fail(f"{readme} has no {README_START} ... {README_END} block for the results table")
     report = run_evaluation(cfg, say=typer.echo)
     for section, measure, value in headlines(report):
         typer.echo(f"{section:12} {measure}: {value}")
+    if readme is not None:
+        update_readme(readme, report)
+        typer.echo(f"results table updated in {readme}")
 
 
 # --------------------------------------------------------------------------- entry point

@@ -99,6 +99,24 @@ def headlines(report: dict) -> list[tuple[str, str, str]]:
     return rows
 
 
+README_START, README_END = "<!-- results:start -->", "<!-- results:end -->"
+
+
+def headline_table(report: dict) -> str:
+    rows = [f"| {a} | {b} | {c} |" for a, b, c in headlines(report)]
+    return "\n".join(["| Section | Measure | Value |", "|---|---|---|", *rows])
+
+
+def update_readme(path: Path, report: dict) -> None:
+    """Put the headline table between the README's results markers (never typed by hand)."""
+    text = path.read_text()
+    start, end = text.find(README_START), text.find(README_END)
+    if start < 0 or end < start:
+        raise ValueError(f"{path} has no '{README_START}' ... '{README_END}' block to fill")
+    text = text[: start + len(README_START)] + "\n" + headline_table(report) + "\n" + text[end:]
+    path.write_text(text)
+
+
 def markdown(report: dict) -> str:
     ck, cfg = report["checkpoint"], report["config"]
     lines = [
@@ -110,9 +128,7 @@ def markdown(report: dict) -> str:
         + (", **quick run: tiny budgets, numbers are not meaningful**" if cfg["quick"] else "")
         + f"; {_f(report['seconds'], 1)} s.",
         "",
-        "| Section | Measure | Value |",
-        "|---|---|---|",
-        *[f"| {a} | {b} | {c} |" for a, b, c in headlines(report)],
+        headline_table(report),
         "",
         "## Likelihood on the test split",
         "",

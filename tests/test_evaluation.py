@@ -30,12 +30,23 @@ def test_quick_evaluation_writes_a_complete_report(tiny_checkpoint, small_corpus
     from musegen.cli import main
 
     out = tmp_path / "eval"
+    readme = tmp_path / "README.md"
+    readme.write_text("# Results\n<!-- results:start -->\nold\n<!-- results:end -->\nafter\n")
     code = main(["evaluate", str(tiny_checkpoint), "--corpus", str(small_corpus), "--shards",
-                 str(small_shards), "--out", str(out), "--quick"])  # fmt: skip
+                 str(small_shards), "--out", str(out), "--quick",
+                 "--readme", str(readme)])  # fmt: skip
     assert code == 0
     printed = capsys.readouterr().out
     assert "report.md" in printed and "Likelihood" in printed
     report = json.loads((out / "report.json").read_text())
+    # the README's table is the report's own headline table, markers and the rest kept
+    from musegen.evaluation_report import headline_table
+
+    table = headline_table(report)
+    assert table in (out / "report.md").read_text()
+    assert readme.read_text() == (
+        f"# Results\n<!-- results:start -->\n{table}\n<!-- results:end -->\nafter\n"
+    )
     for key in ("likelihood", "realism", "style", "mood", "originality", "speed", "seeds"):
         assert key in report
     numbers = dict(finite_numbers(report))
