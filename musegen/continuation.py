@@ -119,7 +119,9 @@ def _continue_seed(
     meter = timeline.meter_at(seed, new_start)
     bar_len = meter.bar_ticks(tpq)
     cond = tok.condition_ids(options.style, options.mood)  # ValueError lists valid names
-    stand_in = {} if options.programs else programs.stand_ins(seed, ckpt.programs, options.style)
+    stand_in = {}
+    if options.programs is None:  # an explicit choice of programs is the user's own
+        stand_in = programs.stand_ins(seed, ckpt.programs, options.style)
     _tell_stand_ins(seed, stand_in, options.style, notice)
     constraints = _constraints(seed, meter, options, stand_in)
     grammar = Grammar(tok, constraints)

@@ -151,7 +151,7 @@ class Grammar:
                 self.lead_program[v, j], self.lead_pitch[v, j] = program, pitch
 
     def _note_order(self, v: int, base: list[str]) -> bool:
-        """Record id v's first note and the notes it leaves; False if they are out of order."""
+        """Record id v's notes before and after its last Position; False if out of order."""
         program, opened = INHERIT, False
         last: dict[int, int] = {}  # program -> last pitch at this position, inside the id
         for tok in base:
@@ -222,8 +222,6 @@ class Grammar:
         # A new Position inside the current bar must come after the last one.
         later = (self.first_pos[None, :] < 0) | (self.first_pos[None, :] > state.position[:, None])
         allowed = allowed & later
-        # The id's first note, if it plays the program of the last note at this position,
-        # must be higher than that note.
         # Each note of an id before its first Position must be higher than the last note of
         # its program at the current Position.
         repeat = np.zeros_like(allowed)
