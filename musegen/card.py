@@ -57,6 +57,7 @@ def render_card(config: dict) -> str:
             f"- batch {train.get('batch_size', '?')} x accumulate {train.get('accumulate', '?')}, "
             f"lr {train.get('lr', '?')}, condition dropout {train.get('condition_dropout', '?')}, "
             f"style balance power {train.get('style_power', '?')}",
+            *_earlier_stages(training),
             "",
         ]
     results = config.get("results")
@@ -89,6 +90,23 @@ def render_card(config: dict) -> str:
         "",
     ]
     return "\n".join(line for line in lines if line is not None)
+
+
+def _earlier_stages(training: dict) -> list[str]:
+    """One line per checkpoint this run started from (fine-tuning, or a second stage)."""
+    lines = []
+    stage = training.get("initialised_from")
+    while stage:
+        earlier = stage.get("training", {})
+        hours = earlier.get("seconds_this_session", 0) / 3600
+        lines.append(
+            f"- started from checkpoint `{stage.get('name')}` (sha256 "
+            f"{str(stage.get('sha256'))[:12]}): {earlier.get('steps', '?')} steps, "
+            f"{earlier.get('tokens_seen', 0):,} tokens seen, on "
+            f"{earlier.get('hardware', '?')}, {_fmt(hours, 2)} h in its last session"
+        )
+        stage = earlier.get("initialised_from")
+    return lines
 
 
 def card_results(checkpoint_dir: str | Path, shards_dir: str | Path,

@@ -260,4 +260,13 @@ def export_run(run_dir: str | Path, out: str | Path, *, name: str, dtype: str = 
     tokenizer = MuseTokenizer.load(run_dir / "tokenizer.json")
     run = json.loads((run_dir / "run.json").read_text()) if (run_dir / "run.json").exists() else {}
     info = {"training": {**run, "exported_from": ckpt.name}, **(extra or {})}
+    init = Path(str(run.get("train", {}).get("init_from") or ""))
+    if run.get("train", {}).get("init_from") and (init / "config.json").exists():
+        # Read now: the export may be about to replace that very folder (a second stage).
+        previous = json.loads((init / "config.json").read_text())
+        info["training"]["initialised_from"] = {
+            "name": previous.get("name"), "path": str(init),
+            "sha256": file_sha256(init / "model.safetensors"),
+            "training": previous.get("training", {}),
+        }  # fmt: skip
     return save(out, model, tokenizer, name=name, dtype=dtype, extra=info, card=card)

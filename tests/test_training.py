@@ -113,3 +113,33 @@ def test_two_process_ddp_on_cpu(small_shards, tmp_path):
 
     summary = json.loads((out / "run.json").read_text())
     assert summary["steps"] == 6 and summary["hardware"].startswith("2 x")
+
+
+def test_fine_tune_starts_from_the_checkpoint_and_the_card_says_so(tiny_checkpoint, small_shards,
+                                                                   tmp_path):  # fmt: skip
+    import shutil
+
+    import torch
+
+    from musegen import checkpoint
+    from musegen.cli import main
+
+    stage1 = tmp_path / "stage1"
+    shutil.copytree(tiny_checkpoint, stage1)
+    before = checkpoint.load(stage1).model.state_dict()
+    run = tmp_path / "run"
+    code = main(["train", "--data", str(small_shards), "--out", str(run), "--init-from",
+                 str(stage1), "--lr", "1e-9", "--warmup-steps", "0", "--max-steps", "2",
+                 "--val-every", "2", "--val-windows", "2", "--checkpoint-every", "2",
+                 "--batch-size", "2", "--threads", "1", "--accelerator", "cpu"])  # fmt: skip
+    assert code == 0
+    # exported over the folder it started from, as a second training stage is
+    code = main(["export", str(run), "--name", "stage2", "--out", str(stage1),
+                 "--dtype", "float32"])  # fmt: skip
+    assert code == 0
+    after = checkpoint.load(stage1)
+    for name, value in after.model.state_dict().items():  # lr 1e-9: the start is the checkpoint
+        assert torch.allclose(value, before[name].float(), atol=1e-5), name
+    stages = after.config["training"]["initialised_from"]
+    assert stages["name"] == "tiny-test" and len(stages["sha256"]) == 64
+    assert "started from checkpoint `tiny-test`" in after.card
