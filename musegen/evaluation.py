@@ -274,8 +274,8 @@ def plan(seeds: list[Seed], styles: list[str], moods: list[str], cfg: EvalConfig
                                else None, 1.0, s.bars) for i, s in enumerate(seeds)],
         "style": [Generation(i, st, None, g, bars, neutral=True) for g in guidances
                   for i in range(len(seeds)) for st in styles],
-        "mood": [Generation(i, None, m, 1.0, bars, neutral=True) for i in range(len(seeds))
-                 for m in [*moods, None]],
+        "mood": [Generation(i, None, m, g, bars, neutral=True) for i in range(len(seeds))
+                 for g in guidances for m in [*moods, None] if g == 1 or m is not None],
     }  # fmt: skip
 
 
@@ -385,10 +385,20 @@ def mood_control(seeds: list[Seed], jobs: list[Generation], references: dict, mo
     floor = [f for f, j in zip(found, jobs, strict=True) if j.mood is None]
     result: dict = {"per_mood": {}}
     for m in moods:
-        asked = [f for f, j in zip(found, jobs, strict=True) if j.mood == m]
+        asked = [f for f, j in zip(found, jobs, strict=True) if j.mood == m and j.guidance == 1]
         result["per_mood"][m] = {
             "conditioned": _matches(asked, m),
             "unconditioned": _matches(floor, m),
+        }
+    for g in sorted({j.guidance for j in jobs} - {1.0}):  # the same with guidance
+        per_mood = [
+            _matches([f for f, j in zip(found, jobs, strict=True)
+                      if j.mood == m and j.guidance == g], m)
+            for m in moods
+        ]  # fmt: skip
+        result[f"guidance_{g:g}"] = {
+            f"{what}_match": _nanmean([p[what] for p in per_mood])
+            for what in ("valence", "arousal", "both")
         }
     for kind in ("conditioned", "unconditioned"):
         for what in ("valence", "arousal", "both"):

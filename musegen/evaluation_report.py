@@ -86,6 +86,14 @@ def headlines(report: dict) -> list[tuple[str, str, str]]:
                      "(unconditioned)",
                      f"{_f(md[f'conditioned_{what}_match'])} "
                      f"({_f(md[f'unconditioned_{what}_match'])})"))  # fmt: skip
+    for key in sorted(k for k in md if k.startswith("guidance_")):
+        rows.append(
+            (
+                "",
+                f"valence / arousal / both match, neutral seeds, guidance {key[9:]}",
+                " / ".join(_f(md[key][f"{w}_match"]) for w in ("valence", "arousal", "both")),
+            )
+        )
     gen, real = og["generated"], og["real"]
     rows += [
         ("Originality", f"median / longest passage shared with training (notes, k={og['k']})",
