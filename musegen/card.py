@@ -42,6 +42,7 @@ def render_card(config: dict) -> str:
         f"- weights stored as {config.get('dtype', '?')} safetensors",
         f"- styles: {', '.join(config.get('styles', []))}",
         f"- moods: {', '.join(config.get('moods', []))} (valence/arousal quadrants)",
+        *_instruments(config.get("programs", {})),
         "",
     ]
     if training:
@@ -90,6 +91,19 @@ def render_card(config: dict) -> str:
         "",
     ]
     return "\n".join(line for line in lines if line is not None)
+
+
+def _instruments(stats: dict) -> list[str]:
+    """The programs the checkpoint knows; seed tracks on others are shown as one of these."""
+    from musegen.programs import KNOWN_SHARE, instrument_name
+
+    known = sorted(((s["share"], int(p)) for p, s in stats.items() if s["share"] >= KNOWN_SHARE),
+                   reverse=True)  # fmt: skip
+    if not known:
+        return []
+    names = ", ".join(f"{instrument_name(p)} {share:.0%}" for share, p in known)
+    return [f"- instruments it knows (share of training notes): {names}; a seed track on any "
+            "other instrument is shown to the model as the nearest of these"]  # fmt: skip
 
 
 def _earlier_stages(training: dict) -> list[str]:
