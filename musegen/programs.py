@@ -4,8 +4,9 @@ A model trained on choirs, strings, flutes and fiddles has rarely or never seen 
 drum kit, and a Program token it has not learned puts it off its training distribution
 (measured on the default checkpoint: a one-note piano seed continued as european-folk gave
 523 notes in 4 bars, most of them stacked duplicates; with a flute program, 16 notes). So a
-seed track whose program the checkpoint does not know is shown to the model as the known
-program nearest in pitch, and the new notes go back onto that track with its own program.
+seed track whose program the checkpoint does not know (for the asked style, when there is one)
+is shown to the model as the known program nearest in pitch, and the new notes go back onto
+that track with its own program.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from __future__ import annotations
 import numpy as np
 from symusic import Score
 
-DRUMS = -1  # miditok's Program value for drums
+from musegen.grammar import DRUMS
+
 KNOWN_SHARE = 0.02  # programs under 2% of the training notes are not known
 STYLE_SHARE = 0.05  # with a style asked for: programs with 5% of that style's notes
 
