@@ -133,22 +133,23 @@ def card_results(checkpoint_dir: str | Path, shards_dir: str | Path,
     """
     from musegen.checkpoint import load
     from musegen.data import Shards
-    from musegen.evaluation import EvalConfig, likelihood
+    from musegen.evaluation import EvalConfig, any_condition_nats, likelihood, test_windows
 
     shards = Shards.open(shards_dir)
     cfg = EvalConfig(out=Path(checkpoint_dir), max_windows=max_windows)
-    main = likelihood(load(checkpoint_dir), shards, cfg, lambda: None)
-    steps = load(checkpoint_dir).config.get("training", {}).get("steps", "?")
+    ckpt = load(checkpoint_dir)
+    main = likelihood(ckpt, shards, cfg, lambda: None)
+    steps = ckpt.config.get("training", {}).get("steps", "?")
     rows = [
         {"model": f"this checkpoint, {steps} steps (with its style and mood)", **main["model"]},
         {"model": 'this checkpoint told "any" style and mood', **main["model_any_condition"]},
     ]
-    if baseline_dir is not None:
+    if baseline_dir is not None:  # trained on "any" only: no n-gram to refit, no other row
         baseline = load(baseline_dir)
-        base = likelihood(baseline, shards, cfg, lambda: None)
+        items = test_windows(shards, baseline.model_config.context, cfg)
         steps = baseline.config.get("training", {}).get("steps", "?")
         rows.append({"model": f"same network trained without conditions ({steps} steps)",
-                     **base["model_any_condition"]})  # fmt: skip
+                     **any_condition_nats(baseline, items, cfg.device)})  # fmt: skip
     best = main["ngram_best"]
     rows.append({"model": f"{best['order']}-gram, interpolated modified Kneser-Ney", **best})
     note = (f"Same {main['windows']} windows of the held-out test split for every row "

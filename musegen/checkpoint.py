@@ -190,6 +190,7 @@ def save(
         "musegen_version": _version(),
         "dtype": dtype,
         "model": model.config.to_dict(),
+        "parameters": model.num_parameters(),
         "styles": tokenizer.styles,
         "moods": tokenizer.moods,
         **(extra or {}),
@@ -260,8 +261,9 @@ def export_run(run_dir: str | Path, out: str | Path, *, name: str, dtype: str = 
     tokenizer = MuseTokenizer.load(run_dir / "tokenizer.json")
     run = json.loads((run_dir / "run.json").read_text()) if (run_dir / "run.json").exists() else {}
     info = {"training": {**run, "exported_from": ckpt.name}, **(extra or {})}
-    init = Path(str(run.get("train", {}).get("init_from") or ""))
-    if run.get("train", {}).get("init_from") and (init / "config.json").exists():
+    init_from = run.get("train", {}).get("init_from")
+    init = Path(init_from) if init_from else None
+    if init is not None and (init / "config.json").exists():
         # Read now: the export may be about to replace that very folder (a second stage).
         previous = json.loads((init / "config.json").read_text())
         info["training"]["initialised_from"] = {

@@ -203,12 +203,12 @@ def export(
         fail(f"--dtype {dtype!r} is not one of {', '.join(DTYPES)}")
     target = export_run(run_dir, out or Path("checkpoints") / name, name=name, dtype=dtype)
     config = json.loads((target / "config.json").read_text())
-    config["parameters"] = _parameters(target)
+    base = None
     if baseline is not None:
         base = export_run(baseline, target.parent / f".{name}-baseline", name=f"{name}-baseline",
                           dtype="float32")  # fmt: skip
     if data is not None:
-        config.update(card_results(target, data, base if baseline is not None else None))
+        config.update(card_results(target, data, base))
     shards_dir = data or Path(config.get("training", {}).get("train", {}).get("data", ""))
     if (shards_dir / "index.json").exists():  # which instruments it knows (musegen.programs)
         from musegen.data import Shards
@@ -222,18 +222,12 @@ def export(
         config["data"] = {"summary": f"{summary['pieces']} pieces from {corpus_dir}",
                           "repertories": summary["repertories"]}  # fmt: skip
     (target / "config.json").write_text(json.dumps(config, indent=2, default=_jsonable))
-    if baseline is not None:
+    if base is not None:
         import shutil
 
         shutil.rmtree(base)
     write_card(target)
     typer.echo(f"checkpoint written: {target}")
-
-
-def _parameters(folder: Path) -> int:
-    from musegen import checkpoint as ckpt
-
-    return ckpt.load(folder).model.num_parameters()
 
 
 def _jsonable(value):

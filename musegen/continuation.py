@@ -195,9 +195,7 @@ def _continue_seed(
             "tempo_qpm": timeline.tempo_at(seed, new_start),
             "prompt_tokens": len(prompt_ids) + 2,
             "program_stand_ins": {
-                seed.tracks[i].name or f"track {i}": p
-                for i, p in stand_in.items()
-                if p != (DRUMS if seed.tracks[i].is_drum else seed.tracks[i].program)
+                seed.tracks[i].name or f"track {i}": p for i, p in stand_in.items()
             },
             "seed_tokens": len(seed_ids),
             "generated_tokens": len(new_ids[r]),
@@ -213,8 +211,8 @@ def _continue_seed(
 def _tell_stand_ins(seed: Score, stand_in: dict, style: str | None, notice) -> None:
     for i, shown in stand_in.items():
         track = seed.tracks[i]
-        own = DRUMS if track.is_drum else int(track.program)
-        if shown == own or not notice or not len(track.notes):
+        own = programs.program_of(track)
+        if not notice or not len(track.notes):
             continue
         name = f"track {track.name!r}" if track.name else f"track {i + 1}"
         context = f"in {style} music" if style else "in its training data"
@@ -232,9 +230,8 @@ def _constraints(seed: Score, meter: timeline.Meter, options: Options,
     chosen = options.programs
     if chosen is None:
         chosen = {
-            stand_in.get(i, DRUMS if t.is_drum else int(t.program))
-            for i, t in enumerate(seed.tracks) if t.notes
-        }  # fmt: skip
+            programs.shown_program(stand_in, i, t) for i, t in enumerate(seed.tracks) if t.notes
+        }
         chosen.discard(None)
         if not chosen:
             raise InputError(
@@ -318,7 +315,7 @@ def _assemble(seed: Score, placed: list[tuple], new_start: int, channels: dict[i
     full = seed.copy()
     groups: dict[int, list[int]] = {}  # program as the model saw it (DRUMS) -> track indices
     for i, t in enumerate(full.tracks):
-        shown = stand_in.get(i, DRUMS if t.is_drum else int(t.program))
+        shown = programs.shown_program(stand_in, i, t)
         if shown is not None:
             groups.setdefault(shown, []).append(i)
     mean_pitch = {

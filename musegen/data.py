@@ -246,16 +246,19 @@ class WindowSampler:
             part = np.concatenate([self._conditions(i, rng), ids, [self.eos]])
             seq.append(part)
             used += len(part)
-        packed = np.concatenate(seq)[: self.context + 1].astype(np.int64)
-        inputs = np.full(self.context, self.pad, dtype=np.int64)
-        targets = np.full(self.context, IGNORE, dtype=np.int64)
-        n = len(packed) - 1
-        inputs[:n] = packed[:-1]
-        targets[:n] = packed[1:]
+        inputs, targets = self._shift(np.concatenate(seq))
         # Predicting a piece's labels (from the previous piece, or the mood from the style)
         # is not music: condition tokens are inputs only.
         ignore = np.array([p - 1 for p in cond_positions if 0 < p <= self.context])
         targets[ignore] = IGNORE
+        return inputs, targets
+
+    def _shift(self, seq: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Inputs and next-token targets of the first context + 1 ids of seq, padded."""
+        seq = seq[: self.context + 1].astype(np.int64)
+        inputs = np.full(self.context, self.pad, dtype=np.int64)
+        targets = np.full(self.context, IGNORE, dtype=np.int64)
+        inputs[: len(seq) - 1], targets[: len(seq) - 1] = seq[:-1], seq[1:]
         return inputs, targets
 
     def _pick(self, rng: np.random.Generator) -> int:
@@ -272,13 +275,7 @@ class WindowSampler:
 
     def _pack(self, cond: list[int], ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """One piece (or its chunk) alone, padded: the fixed evaluation windows."""
-        seq = np.concatenate([cond, ids[: self.context - 1], [self.eos]])[: self.context + 1]
-        seq = seq.astype(np.int64)
-        inputs = np.full(self.context, self.pad, dtype=np.int64)
-        targets = np.full(self.context, IGNORE, dtype=np.int64)
-        n = len(seq) - 1
-        inputs[:n] = seq[:-1]
-        targets[:n] = seq[1:]
+        inputs, targets = self._shift(np.concatenate([cond, ids[: self.context - 1], [self.eos]]))
         targets[0] = IGNORE  # predicting the mood from the style is not music
         return inputs, targets
 

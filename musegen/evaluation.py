@@ -12,6 +12,7 @@ import json
 import math
 import time
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -70,7 +71,7 @@ class Seed:
     real: Score  # the next `bars` bars of the piece, from tick 0
     bars: int
 
-    @property
+    @cached_property
     def neutral(self) -> Score:
         """The seed's meter and tempo with one middle C on a piano, a bar long: a seed that
         says nothing of style or mode, for measuring what the conditions alone do (with the
@@ -210,19 +211,29 @@ def _rates(nats: float, tokens: float, notes: float) -> dict:
     }
 
 
+def test_windows(shards: Shards, context: int, cfg: EvalConfig) -> list:
+    """The fixed held-out windows every likelihood row is scored on."""
+    sampler = WindowSampler(shards, "test", context, 0.0, seed=cfg.seed)
+    return list(sampler.evaluation_windows(cfg.max_windows))
+
+
+def any_condition_nats(ckpt, items: list, device: str) -> dict:
+    """The checkpoint's rates on `items` with the conditions replaced by "any"."""
+    anyc = ckpt.tokenizer.condition_ids(None, None)
+    blind = [(np.concatenate([anyc, x[2:]]), y, i) for x, y, i in items]
+    return _model_nats(ckpt.model, blind, note_counts(ckpt.tokenizer), device)
+
+
 def likelihood(ckpt, shards: Shards, cfg: EvalConfig, tick) -> dict:
     """The model, the model told "any" style and mood, and n-gram baselines, on the same tokens."""
     from musegen.ngram import KneserNey
 
     tok, model = ckpt.tokenizer, ckpt.model
-    sampler = WindowSampler(shards, "test", ckpt.model_config.context, 0.0, seed=cfg.seed)
-    items = list(sampler.evaluation_windows(cfg.max_windows))
+    items = test_windows(shards, ckpt.model_config.context, cfg)
     table = note_counts(tok)
     result = {"windows": len(items), "model": _model_nats(model, items, table, cfg.device)}
     tick()
-    anyc = tok.condition_ids(None, None)
-    blind = [(np.concatenate([anyc, x[2:]]), y, i) for x, y, i in items]
-    result["model_any_condition"] = _model_nats(model, blind, table, cfg.device)
+    result["model_any_condition"] = any_condition_nats(ckpt, items, cfg.device)
     tick()
     train = shards.pieces("train")
     conds = WindowSampler(shards, "train", 8, 0.0).cond

@@ -507,5 +507,5 @@ def _clean_notes(score: Score, channels: dict[int, int]) -> list[list[tuple[int,
 def as_score(midi: str | os.PathLike | Score) -> Score:
     """A tick-time Score from a MIDI path (read safely, default limits) or from a Score."""
     if isinstance(midi, Score):
-        return midi if "Tick" in str(midi.ttype) else midi.to("tick")
+        return midi if isinstance(midi, ScoreTick) else midi.to("tick")
     return read_seed(midi).score

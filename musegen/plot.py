@@ -14,6 +14,7 @@ from symusic import Score
 
 from musegen.errors import InputError
 from musegen.files import atomic_open
+from musegen.midi_io import as_score
 from musegen.timeline import bar_lines, end_tick, seconds_at
 
 SEED_COLOUR = "#4C72B0"
@@ -21,12 +22,6 @@ GENERATED_COLOUR = "#DD8452"
 TRACK_COLOURS = ("#4C72B0", "#55A868", "#C44E52", "#8172B3", "#937860", "#DA8BC3", "#8C8C8C")
 MAX_BAR_LABELS = 24
 NOTE_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
-
-
-def _load(midi: str | Path | Score) -> Score:
-    from musegen.midi_io import as_score
-
-    return as_score(midi)
 
 
 def _bars(
@@ -75,7 +70,7 @@ def plot_pianoroll(
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
-    score = _load(score)
+    score = as_score(score)
     tracks = [t for t in score.tracks if len(t.notes)]
     if not tracks:
         raise InputError("The score has no notes, so there is no piano roll to draw.")

@@ -64,11 +64,17 @@ def known_programs(stats: dict[str, dict], style: str | None = None) -> dict[int
     return known
 
 
-def stand_ins(seed: Score, stats: dict[str, dict], style: str | None) -> dict[int, int | None]:
-    """Seed track index -> the program the model sees for it (None: the track is left alone).
+def program_of(track) -> int:
+    """A track's program as the tokenizer writes it (DRUMS for a drum track)."""
+    return DRUMS if track.is_drum else int(track.program)
 
-    Empty when the checkpoint has no statistics (then every track keeps its program). Drums
-    the checkpoint does not know get None: no melodic stand-in can play a drum part.
+
+def stand_ins(seed: Score, stats: dict[str, dict], style: str | None) -> dict[int, int | None]:
+    """Seed track index -> the program the model sees instead of the track's own (None: the
+    track is left alone); tracks that keep their own program are not listed.
+
+    Empty when the checkpoint has no statistics. Drums the checkpoint does not know get None:
+    no melodic stand-in can play a drum part.
     """
     if not stats:
         return {}
@@ -78,23 +84,25 @@ def stand_ins(seed: Score, stats: dict[str, dict], style: str | None) -> dict[in
     result: dict[int, int | None] = {}
     for i, track in enumerate(seed.tracks):
         if track.is_drum:
-            result[i] = DRUMS if drums_known else None
-        elif int(track.program) in known or not melodic:
-            result[i] = int(track.program)
-        else:
+            if not drums_known:
+                result[i] = None
+        elif int(track.program) not in known and melodic:
             pitch = float(np.mean([n.pitch for n in track.notes])) if len(track.notes) else 60.0
             result[i] = min(melodic, key=lambda p: (abs(melodic[p] - pitch), p))
     return result
 
 
+def shown_program(stand_in: dict[int, int | None], i: int, track) -> int | None:
+    """The program the model sees for seed track i (None: left alone)."""
+    return stand_in.get(i, program_of(track))
+
+
 def as_seen(seed: Score, stand_in: dict[int, int | None]) -> Score:
     """The seed as the model is shown it: stand-in programs, tracks left alone removed."""
     shown = seed.copy()
-    if not stand_in:
-        return shown
     keep = []
     for i, track in enumerate(shown.tracks):
-        program = stand_in.get(i, DRUMS if track.is_drum else int(track.program))
+        program = shown_program(stand_in, i, track)
         if program is None:
             continue
         if not track.is_drum:

@@ -25,6 +25,7 @@ from symusic import Score
 from musegen import timeline
 from musegen.errors import InputError, RenderError
 from musegen.files import atomic_open
+from musegen.midi_io import as_score
 
 SAMPLE_RATES = (44100, 48000)
 BIT_DEPTHS = (16, 24)
@@ -135,12 +136,6 @@ def fluidsynth_available() -> bool:
 
 # Event kinds, in the order they are applied at the same sample: offs before ons.
 OFF, CONTROL, BEND, ON = 0, 1, 2, 3
-
-
-def _load_score(midi: str | Path | Score) -> Score:
-    from musegen.midi_io import as_score
-
-    return as_score(midi)
 
 
 def _channels(score: Score) -> list[int]:
@@ -331,7 +326,7 @@ def render(
         raise InputError(f"tail_seconds {tail_seconds} is out of range: use 0 to 60 seconds.")
     sf_path = find_soundfont(soundfont)
     fluidsynth = _load_fluidsynth()
-    score = _load_score(midi)
+    score = as_score(midi)
     out_path = Path(out_wav).expanduser()
 
     to_seconds = timeline.seconds_at(score)

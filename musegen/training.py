@@ -12,7 +12,6 @@ import time
 from pathlib import Path
 
 import lightning as L
-import numpy as np
 import torch
 import torch.nn.functional as F
 from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
@@ -255,28 +254,3 @@ def _hardware(trainer: L.Trainer) -> str:
 
     threads = torch.get_num_threads()
     return f"{trainer.world_size} x CPU process ({os.cpu_count()} cores, {threads} threads)"
-
-
-def evaluate_loss(model: MuseTransformer, sampler: WindowSampler, batch_size: int = 16,
-                  max_windows: int | None = None) -> dict:  # fmt: skip
-    """Nats per token and bits per note of `model` on the sampler's fixed windows."""
-    table = note_counts(sampler.shards.tokenizer)
-    nats = tokens = notes = 0.0
-    model.eval()
-    items = list(sampler.evaluation_windows(max_windows))
-    with torch.inference_mode():
-        for i in range(0, len(items), batch_size):
-            x = torch.from_numpy(np.stack([it[0] for it in items[i : i + batch_size]]))
-            y = torch.from_numpy(np.stack([it[1] for it in items[i : i + batch_size]]))
-            logits = model(x)
-            loss = F.cross_entropy(logits.flatten(0, 1), y.flatten(), ignore_index=IGNORE,
-                                   reduction="sum")  # fmt: skip
-            valid = y != IGNORE
-            nats += float(loss)
-            tokens += float(valid.sum())
-            notes += float(table[y.clamp(min=0).numpy()][valid.numpy()].sum())
-    return {
-        "nats_per_token": nats / max(tokens, 1),
-        "bits_per_note": nats / math.log(2) / max(notes, 1),
-        "tokens": int(tokens),
-    }
