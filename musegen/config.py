@@ -50,6 +50,8 @@ class TrainConfig:
     seed: int = 0
     init_from: str | None = None  # checkpoint folder to fine-tune from
     unconditioned: bool = False  # ablation: always the "any" tokens
+    # Style and mood also added before every block, not only a prefix (see musegen.model).
+    condition_every_layer: bool = True
 
     def __post_init__(self) -> None:
         checks = [

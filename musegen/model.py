@@ -4,12 +4,18 @@ Pure torch: this module imports nothing else from musegen and does no file I/O, 
 checkpointing and sampling all wrap it. Architecture: tied token embedding, rotary positions
 (RoPE), pre-norm blocks with RMSNorm, causal self-attention through
 ``F.scaled_dot_product_attention``, a SwiGLU MLP, and a final RMSNorm. No biases.
+
+Condition tokens (``ModelConfig.condition_groups``, e.g. every Style_* id and every Mood_* id)
+also condition every later position directly: the embedding of the latest token of each group
+is projected and added before every block ("in-attention" conditioning, as in MuseMorphose,
+Wu & Yang 2021, which controls attributes far better than a prefix alone). A prefix token is
+one piece of evidence among hundreds for attention to find; the added vector is always there.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 import torch
@@ -39,6 +45,9 @@ class ModelConfig:
     dropout: float = 0.0
     rope_base: float = 10000.0
     norm_eps: float = 1e-5
+    # Token ids that condition the rest of their sequence, one list per kind (style, mood);
+    # empty: conditions are an ordinary prefix only.
+    condition_groups: list[list[int]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         for name in ("vocab_size", "context", "n_layer", "n_head", "n_embd"):
@@ -60,6 +69,11 @@ class ModelConfig:
             raise ValueError(f"ModelConfig.rope_base={self.rope_base!r}: must be > 0")
         if not self.norm_eps > 0:
             raise ValueError(f"ModelConfig.norm_eps={self.norm_eps!r}: must be > 0")
+        ids = [i for group in self.condition_groups for i in group]
+        if any(not 0 <= i < self.vocab_size for i in ids) or len(ids) != len(set(ids)):
+            raise ValueError(
+                "ModelConfig.condition_groups must hold distinct token ids below vocab_size"
+            )
 
     @property
     def head_dim(self) -> int:
@@ -109,6 +123,8 @@ class KVCache:
         self.batch_size = batch_size
         self.max_len = max_len
         self.length = 0
+        self.conditions: Tensor | None = None  # (B, groups): latest condition id so far, or -1
+        self.condition_terms: list[Tensor] | None = None  # per layer (B, 1, C), for reuse
 
     def write(self, layer: int, start: int, k: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:
         """Store k, v (B, H, T, D) at positions start..start+T-1; return all keys/values so far."""
@@ -118,24 +134,64 @@ class KVCache:
         return self.k[layer][:, :, :end], self.v[layer][:, :, :end]  # (B, H, end, D)
 
     def crop(self, length: int) -> None:
-        """Forget positions from ``length`` on (to roll back a speculative continuation)."""
+        """Forget positions from ``length`` on (to roll back a speculative continuation).
+
+        The conditions in force are kept: they come from the prompt, before any rollback point.
+        """
         if not 0 <= length <= self.length:
             raise ValueError(f"crop length {length} must be in [0, {self.length}]")
         self.length = length
 
 
+def latest_conditions(
+    idx: Tensor, group_of: Tensor, groups: int, before: Tensor | None = None
+) -> Tensor:
+    """For every position, the latest condition id of each group at or before it: (B, T, G).
+
+    group_of maps a token id to its group, or -1; ``before`` (B, G) holds the ids in force
+    before idx starts (from a cache); -1 where no condition of a group has been seen.
+    """
+    B, T = idx.shape
+    group = group_of[idx]  # (B, T)
+    positions = torch.arange(T, device=idx.device).expand(B, T)
+    out = []
+    for g in range(groups):
+        last = torch.where(group == g, positions, -1).cummax(dim=1).values  # (B, T)
+        ids = torch.where(last >= 0, idx.gather(1, last.clamp(min=0)), -1)
+        if before is not None:
+            ids = torch.where(last >= 0, ids, before[:, g : g + 1])
+        out.append(ids)
+    return torch.stack(out, dim=-1)  # (B, T, G)
+
+
 def rope_tables(head_dim: int, context: int, base: float) -> tuple[Tensor, Tensor]:
-    """cos and sin tables, each (context, head_dim // 2), computed in float64 then float32."""
+    """cos and sin tables, each (context, head_dim), computed in float64 then float32.
+
+    Full width (each frequency twice, rotate-half layout) so that rotating is elementwise.
+    """
     inv_freq = 1.0 / base ** (torch.arange(0, head_dim, 2, dtype=torch.float64) / head_dim)
     angles = torch.outer(torch.arange(context, dtype=torch.float64), inv_freq)  # (T, D/2)
+    angles = torch.cat([angles, angles], dim=-1)  # (T, D)
     return angles.cos().float(), angles.sin().float()
 
 
-def apply_rope(x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
-    """Rotate x (B, H, T, D) by position (rotate-half layout); computed in float32."""
-    x1, x2 = x.float().chunk(2, dim=-1)  # (B, H, T, D/2) each
-    cos, sin = cos.float(), sin.float()
-    return torch.cat([x1 * cos - x2 * sin, x1 * sin + x2 * cos], dim=-1).type_as(x)
+def rotate_half_matrix(head_dim: int) -> Tensor:
+    """(D, D) matrix R with x @ R == cat(-x2, x1): a fixed signed permutation, so exact."""
+    half = head_dim // 2
+    rotate = torch.zeros(head_dim, head_dim)
+    rotate[half:, :half] = -torch.eye(half)  # output j < half takes -x[j + half]
+    rotate[:half, half:] = torch.eye(half)  # output j >= half takes x[j - half]
+    return rotate
+
+
+def apply_rope(x: Tensor, cos: Tensor, sin: Tensor, rotate: Tensor) -> Tensor:
+    """Rotate x (..., T, D) by position: x * cos + rotate_half(x) * sin, in float32.
+
+    rotate_half as one matmul by a fixed signed permutation: decoding a token is a few hundred
+    tiny ops, and per-op overhead (not arithmetic) sets the speed.
+    """
+    rotated = torch.addcmul(x * cos, x @ rotate.to(x.dtype), sin)  # float32 (tables are)
+    return rotated if rotated.dtype == x.dtype else rotated.to(x.dtype)
 
 
 class Attention(nn.Module):
@@ -150,19 +206,19 @@ class Attention(nn.Module):
         self.resid_drop = nn.Dropout(cfg.dropout)
 
     def forward(
-        self, x: Tensor, cos: Tensor, sin: Tensor, cache: KVCache | None, layer: int, start: int
-    ) -> Tensor:
+        self, x: Tensor, rope: tuple[Tensor, Tensor, Tensor], cache: KVCache | None, layer: int,
+        start: int,
+    ) -> Tensor:  # fmt: skip
         B, T, C = x.shape
-        q, k, v = self.qkv(x).split(C, dim=2)  # (B, T, C) each
-        q = q.view(B, T, self.n_head, self.head_dim).transpose(1, 2)  # (B, H, T, D)
-        k = k.view(B, T, self.n_head, self.head_dim).transpose(1, 2)  # (B, H, T, D)
-        v = v.view(B, T, self.n_head, self.head_dim).transpose(1, 2)  # (B, H, T, D)
-        q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
+        qkv = self.qkv(x).view(B, T, 3, self.n_head, self.head_dim).permute(2, 0, 3, 1, 4)
+        q, k = apply_rope(qkv[:2], *rope).unbind(0)  # (B, H, T, D) each, rotated together
+        v = qkv[2]  # (B, H, T, D)
 
         mask, causal = None, True
         if cache is not None:
             k, v = cache.write(layer, start, k, v)  # (B, H, start+T, D)
-            k, v = k.to(q.dtype), v.to(q.dtype)
+            if k.dtype != q.dtype:
+                k, v = k.to(q.dtype), v.to(q.dtype)
             if start > 0:
                 causal = False
                 if T > 1:  # query i sits at start+i and sees keys 0..start+i
@@ -176,8 +232,8 @@ class Attention(nn.Module):
             is_causal=causal,
             dropout_p=self.dropout if self.training else 0.0,
         )  # (B, H, T, D)
-        y = y.transpose(1, 2).contiguous().view(B, T, C)  # (B, T, C)
-        return self.resid_drop(self.proj(y))
+        y = self.proj(y.transpose(1, 2).reshape(B, T, C))  # (B, T, C)
+        return self.resid_drop(y) if self.dropout else y
 
 
 class MLP(nn.Module):
@@ -192,7 +248,8 @@ class MLP(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         gate, up = self.gate_up(x).chunk(2, dim=-1)  # (B, T, hidden) each
-        return self.drop(self.down(F.silu(gate) * up))
+        y = self.down(F.silu(gate) * up)
+        return self.drop(y) if self.drop.p else y  # skipping a no-op module call is faster
 
 
 class Block(nn.Module):
@@ -206,9 +263,10 @@ class Block(nn.Module):
         self.mlp = MLP(cfg)
 
     def forward(
-        self, x: Tensor, cos: Tensor, sin: Tensor, cache: KVCache | None, layer: int, start: int
-    ) -> Tensor:
-        x = x + self.attn(self.norm1(x), cos, sin, cache, layer, start)
+        self, x: Tensor, rope: tuple[Tensor, Tensor, Tensor], cache: KVCache | None, layer: int,
+        start: int,
+    ) -> Tensor:  # fmt: skip
+        x = x + self.attn(self.norm1(x), rope, cache, layer, start)
         return x + self.mlp(self.norm2(x))
 
 
@@ -225,14 +283,28 @@ class MuseTransformer(nn.Module):
         self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
         self.lm_head.weight = self.wte.weight  # tied: one matrix, counted once
         cos, sin = rope_tables(config.head_dim, config.context, config.rope_base)
-        self.register_buffer("rope_cos", cos, persistent=False)  # (context, D/2)
-        self.register_buffer("rope_sin", sin, persistent=False)  # (context, D/2)
+        self.register_buffer("rope_cos", cos, persistent=False)  # (context, D)
+        self.register_buffer("rope_sin", sin, persistent=False)  # (context, D)
+        rotate = rotate_half_matrix(config.head_dim)
+        self.register_buffer("rope_rotate", rotate, persistent=False)  # (D, D)
+        self.condition_proj = None
+        if config.condition_groups:
+            group_of = torch.full((config.vocab_size,), -1, dtype=torch.long)
+            for g, ids in enumerate(config.condition_groups):
+                group_of[ids] = g
+            self.register_buffer("condition_group_of", group_of, persistent=False)  # (V,)
+            self.condition_proj = nn.ModuleList(
+                nn.Linear(config.n_embd, config.n_embd, bias=False) for _ in range(config.n_layer)
+            )
 
         self.apply(self._init_weights)
         resid_std = 0.02 / math.sqrt(2 * config.n_layer)  # GPT-2: residual writes scaled down
         for name, p in self.named_parameters():
             if name.endswith(("attn.proj.weight", "mlp.down.weight")):
                 nn.init.normal_(p, mean=0.0, std=resid_std)
+            if name.startswith("condition_proj."):
+                # Zero: a checkpoint without this path fine-tunes from exactly its own function.
+                nn.init.zeros_(p)
 
     @staticmethod
     def _init_weights(module: nn.Module) -> None:
@@ -289,14 +361,40 @@ class MuseTransformer(nn.Module):
                 raise ValueError(f"cache holds {cache.batch_size} rows but idx has {B}")
             if start + T > cache.max_len:
                 raise ValueError(f"cache max_len={cache.max_len} too short for {start + T} tokens")
-        cos = self.rope_cos[start : start + T]  # (T, D/2)
-        sin = self.rope_sin[start : start + T]  # (T, D/2)
-        x = self.drop(self.wte(idx))  # (B, T, C)
+        rope = (self.rope_cos[start : start + T], self.rope_sin[start : start + T],
+                self.rope_rotate)  # (T, D), (T, D), (D, D)  # fmt: skip
+        x = self.wte(idx)  # (B, T, C)
+        x = self.drop(x) if self.drop.p else x
+        terms = self._condition_terms(idx, cache)  # per layer (B, T or 1, C), or None
         for layer, block in enumerate(self.blocks):
-            x = block(x, cos, sin, cache, layer, start)
+            if terms is not None:
+                x = x + terms[layer]
+            x = block(x, rope, cache, layer, start)
         if cache is not None:
             cache.length = start + T
         return self.lm_head(self.norm(x))  # (B, T, V)
+
+    def _condition_terms(self, idx: Tensor, cache: KVCache | None) -> list[Tensor] | None:
+        """What each layer adds: the projected sum of the embeddings of the conditions in force.
+
+        While decoding (one new token that is not a condition) the terms of the previous step
+        are reused: conditions change only at condition tokens.
+        """
+        if self.condition_proj is None:
+            return None
+        group_of = self.condition_group_of
+        if (cache is not None and cache.condition_terms is not None and idx.shape[1] == 1
+                and not bool((group_of[idx] >= 0).any())):  # fmt: skip
+            return cache.condition_terms
+        groups = len(self.config.condition_groups)
+        before = None if cache is None else cache.conditions
+        ids = latest_conditions(idx, group_of, groups, before)  # (B, T, G)
+        vector = (self.wte(ids.clamp(min=0)) * (ids >= 0).unsqueeze(-1)).sum(dim=2)  # (B, T, C)
+        terms = [proj(vector) for proj in self.condition_proj]
+        if cache is not None:
+            cache.conditions = ids[:, -1]  # (B, G)
+            cache.condition_terms = [t[:, -1:] for t in terms]  # (B, 1, C) each
+        return terms
 
 
 def lm_loss(logits: Tensor, targets: Tensor, ignore_index: int = -100) -> Tensor:

@@ -4,6 +4,7 @@ Events are placed on exact sample indices from the score's tempo map (float64), 
 writes float audio straight into one preallocated buffer between events: no audio driver, no
 real-time clock, no per-sample Python work. FluidSynth applies an event at the start of its next
 64-frame block, so onsets land at most 63 frames (1.4 ms at 44.1 kHz) after their exact sample.
+A synth uses one core, so longer pieces render as time slices, one synth each, side by side.
 """
 
 from __future__ import annotations
@@ -13,9 +14,12 @@ import importlib.util
 import math
 import os
 import re
+import threading
 import time
 import wave
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +54,14 @@ SYNTH_GAIN = 0.3  # modest, so dense pieces keep headroom; the mix is normalised
 PEAK_DBFS = -1.0  # normalisation target
 SILENCE = 1e-6  # peaks below this (-120 dBFS) are silence, not something to normalise
 DRUM_CHANNEL = 9
-CHUNK_SECONDS = 1.0  # longest single write between events (bounds progress-report gaps)
+CHUNK_SECONDS = 0.25  # longest single write (bounds progress gaps and the silence check)
+# FluidSynth uses one core per synth, so the mix is rendered as time slices of PASS_SECONDS,
+# side by side on every core (see _time_split). The slices depend on the piece alone, never
+# on the machine, so a file renders to the same audio everywhere.
+RENDER_THREADS = min(8, os.cpu_count() or 1)
+PASS_SECONDS = 20
+BLOCK = 64  # FluidSynth's block: events apply at block starts, so slices start on one
+SILENT_FRAMES = 4096  # a pass past its notes stops after this many silent frames
 WRITE_FRAMES = 1 << 18  # frames converted to PCM at a time
 MAX_MINUTES = 60
 
@@ -161,19 +172,19 @@ def _rows(sample: np.ndarray, kind: int, channel: int, a: np.ndarray, b: Any = 0
     return np.stack([*cols, np.broadcast_to(b, sample.shape)], axis=1).astype(np.int64)
 
 
-def _track_events(track: Any, channel: int, to_samples: Callable) -> np.ndarray:
-    """Event rows for one track's notes, control changes and pitch bends."""
-    rows = [np.zeros((0, 5), dtype=np.int64)]
+def _track_events(track: Any, channel: int, to_samples: Callable) -> tuple[np.ndarray, np.ndarray]:
+    """One track's events: notes (n, 2, 5), each note's on and off row, and its control changes
+    and pitch bends (m, 5)."""
+    notes_out = np.zeros((0, 2, 5), dtype=np.int64)
     notes = track.notes.numpy()
     if len(notes["time"]):
         start = notes["time"].astype(np.int64)
         on = to_samples(start)
         off = np.maximum(to_samples(start + notes["duration"]), on + 1)  # no zero-length notes
         pitch = notes["pitch"].astype(np.int64) & 0x7F
-        rows += [
-            _rows(on, ON, channel, pitch, np.clip(notes["velocity"], 1, 127)),
-            _rows(off, OFF, channel, pitch),
-        ]
+        notes_out = np.stack([_rows(on, ON, channel, pitch, np.clip(notes["velocity"], 1, 127)),
+                              _rows(off, OFF, channel, pitch)], axis=1)  # fmt: skip
+    rows = [np.zeros((0, 5), dtype=np.int64)]
     cc = track.controls.numpy()
     keep = (cc["number"] != 0) & (cc["number"] != 32)  # bank select: presets chosen directly
     if keep.any():
@@ -183,7 +194,53 @@ def _track_events(track: Any, channel: int, to_samples: Callable) -> np.ndarray:
     if len(bends["time"]):
         value = np.clip(bends["value"].astype(np.int64) + 8192, 0, 16383)
         rows.append(_rows(to_samples(bends["time"]), BEND, channel, value))
-    return np.concatenate(rows)
+    return notes_out, np.concatenate(rows)
+
+
+def _sorted(rows: list[np.ndarray]) -> np.ndarray:
+    """Event rows stacked and sorted by sample, then kind (offs first)."""
+    events = np.concatenate([*rows, np.zeros((0, 5), np.int64)])
+    return events[np.lexsort((events[:, 1], events[:, 0]))]
+
+
+@dataclass
+class Pass:
+    """One synth's share of the work: these programs and events, written from `start`.
+
+    A pass owns frames start..end of the output. After its last event it keeps writing, into
+    its own tail buffer, until it falls silent (releases and reverb end) or the piece ends;
+    the tail is then added to the output.
+    """
+
+    programs: list[tuple[int, int, bool]]
+    events: np.ndarray  # (n, 5) sorted; controls before `start` are applied at `start`
+    start: int
+    end: int
+    notes_end: int  # the last note-off of its own notes
+    tail: list[np.ndarray] = field(default_factory=list)
+
+
+def _time_split(notes: np.ndarray, controls: np.ndarray, programs, total: int,
+                music_end: int, sample_rate: int) -> list[Pass]:  # fmt: skip
+    """Split one mix into passes of about PASS_SECONDS by note onset, to render side by side.
+
+    Voices are independent and FluidSynth's effects are linear, so the sum of the passes is
+    the one-pass mix, given that each pass gets every control change (the same channel
+    state) and starts on FluidSynth's block grid (the same onset timing). Without effects the
+    sum differs from one pass only by small transients at note onsets (FluidSynth reuses voice
+    slots), as stems do. With them, the chorus and reverb modulation starts with each synth:
+    the same effect, not the same samples (both measured in tests/test_render.py).
+    """
+    parts = max(1, math.ceil(music_end / (PASS_SECONDS * sample_rate)))
+    cuts = [0, *(music_end * k // parts // BLOCK * BLOCK for k in range(1, parts)), total]
+    onsets = notes[:, 0, 0]
+    passes = []
+    for k, (a, b) in enumerate(zip(cuts, cuts[1:], strict=False)):
+        mine = (onsets >= a) & ((onsets < b) | (k == parts - 1))
+        events = _sorted([notes[mine].reshape(-1, 5), controls])
+        notes_end = int(notes[mine, 1, 0].max(initial=a))
+        passes.append(Pass(programs, events, a, b, notes_end))
+    return passes
 
 
 # ---------------------------------------------------------------------------------------------
@@ -197,65 +254,110 @@ def _write_float_fn(fluidsynth: Any) -> Callable:
     return proto(("fluid_synth_write_float", fluidsynth._fl))
 
 
-def _synthesise(
-    fluidsynth: Any,
-    soundfont: Path,
-    sample_rate: int,
-    programs: list[tuple[int, int, bool]],
-    events: np.ndarray,
-    total: int,
-    report: Callable[[float], None],
-) -> np.ndarray:
-    """Render sorted `events` into a (total, 2) float32 buffer with one fresh synth.
+def _synthesise(fluidsynth: Any, synth: Any, sfid: int, job: Pass, out: np.ndarray,
+                chunk: int, report: Callable[[int], None]) -> None:  # fmt: skip
+    """Render one pass with its own (fresh) synth into out[job.start:job.end] and job.tail.
 
     Args:
-        programs: (channel, program, is_drum) to select before the first event.
-        events: (n, 5) rows sorted by sample then kind.
-        report: called with the fraction of this pass done.
+        out: the (total, 2) float32 output; this pass writes only its own frames of it.
+        chunk: most frames per write (bounds progress gaps and the silence check).
+        report: called with the number of frames written since the last call.
     """
-    out = np.zeros((total, 2), dtype=np.float32)  # (frames, L/R)
-    synth = fluidsynth.Synth(gain=SYNTH_GAIN, samplerate=float(sample_rate))
-    try:  # never synth.start(): no audio driver, we pull samples ourselves
-        sfid = synth.sfload(str(soundfont))
-        if sfid < 0:
-            raise RenderError(f"FluidSynth could not load {soundfont}: pass a valid .sf2 file.")
-        for channel, program, is_drum in programs:
-            bank = 128 if is_drum else 0
-            if synth.program_select(channel, sfid, bank, program) < 0:
-                synth.program_select(channel, sfid, bank, 0)  # preset missing: bank's first
-        ptr, base, write = synth.synth, out.ctypes.data, _write_float_fn(fluidsynth)
-        noteon, noteoff = fluidsynth.fluid_synth_noteon, fluidsynth.fluid_synth_noteoff
-        cc, bend = fluidsynth.fluid_synth_cc, fluidsynth.fluid_synth_pitch_bend
-        chunk, step = int(CHUNK_SECONDS * sample_rate), total // 50 + 1
-        pos, next_report = 0, step
+    total = len(out)
+    for channel, program, is_drum in job.programs:
+        bank = 128 if is_drum else 0
+        if synth.program_select(channel, sfid, bank, program) < 0:
+            synth.program_select(channel, sfid, bank, 0)  # preset missing: bank's first
+    ptr, write = synth.synth, _write_float_fn(fluidsynth)
+    noteon, noteoff = fluidsynth.fluid_synth_noteon, fluidsynth.fluid_synth_noteoff
+    cc, bend = fluidsynth.fluid_synth_cc, fluidsynth.fluid_synth_pitch_bend
+    pos = job.start
 
-        def advance(to: int) -> None:
-            """Write frames pos..to straight into `out` (FluidSynth renders 64-frame blocks)."""
-            nonlocal pos, next_report
-            while pos < to:
-                n = min(to - pos, chunk)
-                address = base + pos * 8  # 2 float32 per frame, interleaved L R
-                write(ptr, n, address, 0, 2, address, 1, 2)
-                pos += n
-                if pos >= next_report:
-                    report(pos / total)
-                    next_report = pos + step
-
-        for sample, kind, channel, a, b in events[events[:, 0] < total].tolist():
-            if sample > pos:
-                advance(sample)
-            if kind == ON:
-                noteon(ptr, channel, a, b)
-            elif kind == OFF:
-                noteoff(ptr, channel, a)
-            elif kind == CONTROL:
-                cc(ptr, channel, a, b)
+    def advance(to: int) -> None:
+        """Write frames pos..to: into `out` up to job.end, past it into the tail buffer."""
+        nonlocal pos
+        while pos < to:
+            if pos < job.end:
+                n = min(to, job.end, pos + chunk) - pos
+                address = out.ctypes.data + pos * 8  # 2 float32 per frame, interleaved L R
             else:
-                bend(ptr, channel, a)
-        advance(total)
+                n = min(to - pos, chunk)
+                job.tail.append(np.empty((n, 2), dtype=np.float32))
+                address = job.tail[-1].ctypes.data
+            write(ptr, n, address, 0, 2, address, 1, 2)  # FluidSynth renders 64-frame blocks
+            pos += n
+            report(n)
+
+    for sample, kind, channel, a, b in job.events[job.events[:, 0] < total].tolist():
+        if sample > pos:
+            if pos >= max(job.end, job.notes_end) and _silent(job.tail):
+                return  # only later passes' control changes are left, and nothing sounds
+            advance(sample)
+        if kind == ON:
+            noteon(ptr, channel, a, b)
+        elif kind == OFF:
+            noteoff(ptr, channel, a)
+        elif kind == CONTROL:
+            cc(ptr, channel, a, b)
+        else:
+            bend(ptr, channel, a)
+    advance(job.end)
+    while pos < total and not (pos > job.end and _silent(job.tail)):
+        advance(min(total, pos + chunk))  # past its own frames: releases and reverb only
+
+
+def _silent(tail: list[np.ndarray]) -> bool:
+    """Whether the last SILENT_FRAMES frames written to a tail are all below SILENCE."""
+    seen = 0
+    for part in reversed(tail):
+        if float(np.max(np.abs(part), initial=0.0)) >= SILENCE:
+            return False
+        seen += len(part)
+        if seen >= SILENT_FRAMES:
+            return True
+    return False
+
+
+def _run(fluidsynth: Any, soundfont: Path, sample_rate: int, jobs: list[tuple[Pass, np.ndarray]],
+         progress: Progress | None) -> None:  # fmt: skip
+    """Render every (pass, output) pair, side by side on up to `RENDER_THREADS` threads.
+
+    FluidSynth's write call releases the GIL (ctypes), so passes run truly in parallel. Each
+    pass has its own synth; all are made here first, one at a time (FluidSynth's global
+    set-up is not meant to race), and they share the soundfont's samples (its sample cache).
+    """
+    synths: list[Any] = []
+    try:
+        for _ in jobs:  # never synth.start(): no audio driver, we pull samples ourselves
+            synths.append(fluidsynth.Synth(gain=SYNTH_GAIN, samplerate=float(sample_rate)))
+        sfids = [synth.sfload(str(soundfont)) for synth in synths]
+        if min(sfids, default=0) < 0:
+            raise RenderError(f"FluidSynth could not load {soundfont}: pass a valid .sf2 file.")
+        work = sum(job.end - job.start for job, _ in jobs)  # tails (short) come on top
+        done, lock = [0], threading.Lock()
+
+        def report(frames: int) -> None:
+            with lock:
+                done[0] += frames
+                if progress is not None:
+                    progress(min(1.0, done[0] / max(work, 1)))
+
+        chunk = int(CHUNK_SECONDS * sample_rate)
+        with ThreadPoolExecutor(max_workers=max(1, min(RENDER_THREADS, len(jobs)))) as pool:
+            futures = [
+                pool.submit(_synthesise, fluidsynth, synth, sfid, job, out, chunk, report)
+                for synth, sfid, (job, out) in zip(synths, sfids, jobs, strict=True)
+            ]
+            for future in futures:
+                future.result()
     finally:
-        synth.delete()
-    return out
+        for synth in synths:
+            synth.delete()
+    for job, out in jobs:  # tails overlap later passes' frames: added once all are done
+        pos = job.end
+        for part in job.tail:
+            out[pos : pos + len(part)] += part
+            pos += len(part)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -347,29 +449,28 @@ def render(
             f"{MAX_MINUTES} (cut the score, or check for stray notes far after the end)."
         )
 
-    # One pass for the mix, or one per track when stems are wanted: then the mix is the sum of
-    # the stems, so they null against it. (FluidSynth is linear but reuses voice slots, so a
-    # one-pass mix can differ from the sum by small transients at note onsets.)
+    # With stems, one pass per track, and the mix is the sum of the stems, so they null against
+    # it. (FluidSynth is linear but reuses voice slots, so a one-pass mix can differ from the
+    # sum by small transients at note onsets.) Without, the mix is rendered as time slices.
     stems_wanted = stems_dir is not None and len(tracks) > 0
-    groups = [[i] for i in range(len(tracks))] if stems_wanted else [list(range(len(tracks)))]
-    parts: list[np.ndarray] = []
-    for g, members in enumerate(groups):
-        events = np.concatenate([per_track[i] for i in members] + [np.zeros((0, 5), np.int64)])
-        events = events[np.lexsort((events[:, 1], events[:, 0]))]  # by sample, offs first
-
-        def report(fraction: float, g: int = g) -> None:
-            if progress is not None:
-                progress(min(1.0, (g + fraction) / len(groups)))
-
-        programs_g = [programs[i] for i in members]
-        parts.append(
-            _synthesise(fluidsynth, sf_path, sample_rate, programs_g, events, total, report)
-        )
+    if stems_wanted:
+        parts = [np.zeros((total, 2), dtype=np.float32) for _ in tracks]
+        jobs = [
+            (Pass([program], _sorted([notes.reshape(-1, 5), controls]), 0, total, total), part)
+            for program, (notes, controls), part in zip(programs, per_track, parts, strict=True)
+        ]
+    else:
+        parts = [np.zeros((total, 2), dtype=np.float32)]
+        notes = np.concatenate([n for n, _ in per_track] + [np.zeros((0, 2, 5), np.int64)])
+        controls = np.concatenate([c for _, c in per_track] + [np.zeros((0, 5), np.int64)])
+        passes = _time_split(notes, controls, programs, total, music_end, sample_rate)
+        jobs = [(job, parts[0]) for job in passes]
+    _run(fluidsynth, sf_path, sample_rate, jobs, progress)
     mix = parts[0].copy() if stems_wanted else parts[0]  # stems keep their own parts
     for part in parts[1:]:
         mix += part
 
-    peak = max(float(np.max(np.abs(p))) for p in [mix, *parts])
+    peak = max(float(np.max(np.abs(p))) for p in ([mix, *parts] if stems_wanted else [mix]))
     # Stems share the mix's gain. FluidSynth's idle output is ~3e-8, not 0: keep silence silent.
     gain = 10 ** (PEAK_DBFS / 20) / peak if peak > SILENCE else 0.0
     stems: list[str] = []

@@ -121,6 +121,13 @@ class MuseTokenizer:
             self.token_id(f"{MOOD}_{mood or ANY}"),
         ]
 
+    def condition_groups(self) -> list[list[int]]:
+        """Ids of every Style_* token and of every Mood_* token ("any" included)."""
+        return [
+            [self.token_id(f"{kind}_{name}") for name in [*self._condition_names(kind), ANY]]
+            for kind in (STYLE, MOOD)
+        ]
+
     @property
     def pad_id(self) -> int:
         return self.remi.pad_token_id

@@ -20,15 +20,26 @@ from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from musegen.config import TrainConfig
 from musegen.data import IGNORE, EvalWindows, Shards, WindowSampler, WindowStream, note_counts
 from musegen.model import ModelConfig, MuseTransformer
+from musegen.tokenizer import MuseTokenizer
 
 
-def model_config_for(train: TrainConfig, vocab_size: int) -> ModelConfig:
+def model_config_for(train: TrainConfig, tokenizer: MuseTokenizer) -> ModelConfig:
     """The named size with the recipe's overrides."""
     overrides = {
         k: getattr(train, k) for k in ("context", "n_layer", "n_head", "n_embd")
         if getattr(train, k) is not None
     }  # fmt: skip
-    return ModelConfig.from_name(train.size, vocab_size, dropout=train.dropout, **overrides)
+    return ModelConfig.from_name(
+        train.size, tokenizer.vocab_size, dropout=train.dropout,
+        condition_groups=condition_groups_for(train, tokenizer), **overrides,
+    )  # fmt: skip
+
+
+def condition_groups_for(train: TrainConfig, tokenizer: MuseTokenizer) -> list[list[int]]:
+    """The tokenizer's condition ids when they should reach every layer, else none."""
+    if train.condition_every_layer and not train.unconditioned:
+        return tokenizer.condition_groups()
+    return []
 
 
 def lr_factor(step: int, warmup: int, total: int, min_ratio: float) -> float:
@@ -170,11 +181,18 @@ def fit(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path:
                 f"re-run: musegen tokenize --tokenizer {cfg.init_from}/tokenizer.json"
             )
         model_config = base.model_config
+        if not model_config.condition_groups:  # a path the base lacks starts at zero
+            groups = condition_groups_for(cfg, shards.tokenizer)
+            model_config = ModelConfig.from_dict({**model_config.to_dict(),
+                                                  "condition_groups": groups})  # fmt: skip
     else:
-        model_config = model_config_for(cfg, shards.tokenizer.vocab_size)
+        model_config = model_config_for(cfg, shards.tokenizer)
     module = MuseLM(model_config.to_dict(), cfg.to_dict())
     if cfg.init_from:
-        module.model.load_state_dict(base.model.state_dict())
+        missing, unexpected = module.model.load_state_dict(base.model.state_dict(), strict=False)
+        if unexpected or any(not k.startswith("condition_proj.") for k in missing):
+            raise ValueError(f"{cfg.init_from} does not fit this run's model "
+                             f"(missing {missing[:3]}, unexpected {unexpected[:3]})")  # fmt: skip
     data = ShardData(cfg, model_config.context)
     last = out / "checkpoints" / "last.ckpt"
     ckpt_path = str(last) if resume and last.exists() else None

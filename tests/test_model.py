@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from musegen.model import SIZES, ModelConfig, MuseTransformer, lm_loss
+from musegen.model import SIZES, ModelConfig, MuseTransformer, latest_conditions, lm_loss
 
 torch.set_num_threads(1)
 
@@ -72,6 +72,8 @@ def test_from_name_overrides_and_unknown_name() -> None:
         ({"vocab_size": 10, "dropout": -0.1}, "dropout"),
         ({"vocab_size": 10, "rope_base": 0.0}, "rope_base"),
         ({"vocab_size": 10.5}, "integer"),
+        ({"vocab_size": 10, "condition_groups": [[1, 2], [12]]}, "condition_groups"),
+        ({"vocab_size": 10, "condition_groups": [[1, 2], [2]]}, "condition_groups"),
     ],
 )
 def test_config_validation(kwargs: dict, match: str) -> None:
@@ -171,3 +173,76 @@ def test_lm_loss_ignores_index() -> None:
     targets = torch.tensor([[1, 2, -100], [0, -100, 4]])
     expected = torch.nn.functional.cross_entropy(logits[targets != -100], targets[targets != -100])
     torch.testing.assert_close(lm_loss(logits, targets), expected)
+
+
+STYLES, MOODS = [1, 2, 3], [4, 5]
+
+
+def conditioned_model(seed: int = 0) -> MuseTransformer:
+    """A model whose style/mood path is switched on with random (not zero) projections."""
+    torch.manual_seed(seed)
+    cfg = ModelConfig(vocab_size=V, context=32, n_layer=2, n_head=2, n_embd=32,
+                      condition_groups=[STYLES, MOODS])  # fmt: skip
+    model = MuseTransformer(cfg).eval()
+    for p in model.condition_proj.parameters():
+        torch.nn.init.normal_(p, std=0.3)
+    return model
+
+
+def test_latest_conditions_follow_packed_pieces() -> None:
+    # piece one: style 1, mood 4; piece two (packed after it): style 2, mood 5
+    idx = torch.tensor([[1, 4, 10, 11, 2, 5, 12], [9, 9, 3, 9, 9, 9, 9]])
+    group_of = torch.full((V,), -1)
+    group_of[STYLES], group_of[MOODS] = 0, 1
+    got = latest_conditions(idx, group_of, 2)
+    assert got[0].tolist() == [[1, -1], [1, 4], [1, 4], [1, 4], [2, 4], [2, 5], [2, 5]]
+    assert got[1, :, 0].tolist() == [-1, -1, 3, 3, 3, 3, 3] and (got[1, :, 1] == -1).all()
+    before = torch.tensor([[3, 5], [2, 4]])  # in force from earlier chunks (a cache)
+    got = latest_conditions(idx[:, 2:], group_of, 2, before)
+    assert got[0, 0].tolist() == [3, 5] and got[0, -1].tolist() == [2, 5]
+    assert got[1, 0].tolist() == [3, 4]
+
+
+def test_condition_path_decodes_with_the_cache_as_without() -> None:
+    model = conditioned_model()
+    idx = torch.randint(6, V, (2, 20))
+    idx[:, 0], idx[:, 1], idx[0, 9], idx[1, 12] = 2, 5, 3, 4  # a second piece in each row
+    with torch.no_grad():
+        full = model(idx)
+        cache = model.new_cache(2)
+        parts = [model(idx[:, :5], cache)] + [model(idx[:, t : t + 1], cache) for t in range(5, 20)]
+    torch.testing.assert_close(torch.cat(parts, dim=1), full, atol=1e-5, rtol=1e-5)
+
+
+def test_condition_path_reaches_every_later_position() -> None:
+    """With attention and MLPs silenced, a position still depends on the style in force."""
+    model = conditioned_model()
+    for block in model.blocks:
+        torch.nn.init.zeros_(block.attn.proj.weight)
+        torch.nn.init.zeros_(block.mlp.down.weight)
+    idx = torch.randint(6, V, (1, 12))
+    idx[0, 0] = 1
+    other = idx.clone()
+    other[0, 0] = 2
+    with torch.no_grad():
+        a, b = model(idx), model(other)
+    assert not torch.allclose(a[:, 1:], b[:, 1:])  # only the in-attention path carries it
+    no_condition = idx.clone()
+    no_condition[0, 0] = 7
+    with torch.no_grad():
+        plain = model(no_condition)
+    bare = model.lm_head(model.norm(model.wte(no_condition)))  # blocks are identities now
+    torch.testing.assert_close(plain[:, 1:], bare[:, 1:])
+
+
+def test_condition_path_starts_at_zero_so_old_weights_give_the_same_function() -> None:
+    torch.manual_seed(0)
+    old = MuseTransformer(ModelConfig(vocab_size=V, context=32, n_layer=2, n_head=2,
+                                      n_embd=32)).eval()  # fmt: skip
+    new = MuseTransformer(ModelConfig(**{**old.config.to_dict(),
+                                         "condition_groups": [STYLES, MOODS]})).eval()  # fmt: skip
+    missing, unexpected = new.load_state_dict(old.state_dict(), strict=False)
+    assert not unexpected and missing and all(k.startswith("condition_proj.") for k in missing)
+    idx = torch.tensor([[1, 4, 10, 11, 12, 13]])
+    with torch.no_grad():
+        torch.testing.assert_close(new(idx), old(idx))

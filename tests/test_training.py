@@ -143,3 +143,33 @@ def test_fine_tune_starts_from_the_checkpoint_and_the_card_says_so(tiny_checkpoi
     stages = after.config["training"]["initialised_from"]
     assert stages["name"] == "tiny-test" and len(stages["sha256"]) == 64
     assert "started from checkpoint `tiny-test`" in after.card
+
+
+def test_fine_tune_adds_the_condition_path_to_an_older_checkpoint(tiny_checkpoint, small_shards,
+                                                                   tmp_path):  # fmt: skip
+    """Checkpoints from before in-attention conditioning fine-tune into it, starting at zero."""
+    import torch
+
+    from musegen import checkpoint
+    from musegen.cli import main
+    from musegen.model import ModelConfig, MuseTransformer
+
+    tiny = checkpoint.load(tiny_checkpoint)
+    plain = MuseTransformer(ModelConfig(**{**tiny.model_config.to_dict(), "condition_groups": []}))
+    plain.load_state_dict(tiny.model.state_dict(), strict=False)  # all but condition_proj
+    old = checkpoint.save(tmp_path / "old", plain, tiny.tokenizer, name="old", dtype="float32")
+    run = tmp_path / "run"
+    code = main(["train", "--data", str(small_shards), "--out", str(run), "--init-from",
+                 str(old), "--lr", "1e-9", "--warmup-steps", "0", "--max-steps", "2",
+                 "--val-every", "2", "--val-windows", "2", "--checkpoint-every", "2",
+                 "--batch-size", "2", "--threads", "1", "--accelerator", "cpu"])  # fmt: skip
+    assert code == 0
+    code = main(["export", str(run), "--name", "new", "--out", str(tmp_path / "new"),
+                 "--dtype", "float32"])  # fmt: skip
+    assert code == 0
+    new = checkpoint.load(tmp_path / "new")
+    assert new.model_config.condition_groups == tiny.tokenizer.condition_groups()
+    for name, value in new.model.state_dict().items():
+        start = torch.zeros_like(value) if name.startswith("condition_proj.") else \
+            plain.state_dict()[name]  # fmt: skip
+        assert torch.allclose(value, start, atol=1e-5), name
