@@ -280,16 +280,23 @@ class WindowSampler:
         return inputs, targets
 
     def evaluation_windows(self, max_windows: int | None = None):
-        """Fixed windows for validation: consecutive chunks of every piece, with its labels."""
-        count = 0
-        for i, piece in enumerate(self.pieces):
-            ids = self.shards.piece_tokens(piece)
-            step = self.context - 2
-            for start in range(0, max(1, len(ids)), step):
-                yield self._pack(self.cond[i], ids[start:]) + (i,)
-                count += 1
-                if max_windows is not None and count >= max_windows:
-                    return
+        """Fixed windows: consecutive chunks of every piece, with its labels.
+
+        At most `max_windows`, spread evenly over the split: pieces are stored grouped by
+        source, so the first windows alone would be a few long pieces of one or two styles.
+        """
+        step = self.context - 2
+        chunks = [
+            (i, start)
+            for i, piece in enumerate(self.pieces)
+            for start in range(0, max(1, int(piece["length"])), step)
+        ]
+        if max_windows is not None and max_windows < len(chunks):
+            keep = np.unique(np.linspace(0, len(chunks) - 1, max_windows).round().astype(int))
+            chunks = [chunks[k] for k in keep]
+        for i, start in chunks:
+            ids = self.shards.piece_tokens(self.pieces[i])
+            yield self._pack(self.cond[i], ids[start:]) + (i,)
 
 
 class WindowStream(torch.utils.data.IterableDataset):

@@ -67,3 +67,17 @@ def test_windows_are_packed_and_never_train_on_labels(small_shards):
             assert i + 2 >= len(x) or tok.base_tokens[x[i + 2]][0] == "Bar_None"
         assert not set(y[y != IGNORE].tolist()) & labels  # labels are inputs only
     assert pieces > 0 and min(fills[:-1]) > 0.9  # short pieces fill the window
+
+
+def test_evaluation_windows_cover_every_piece_or_spread_over_the_split(small_shards):
+    shards = Shards.open(small_shards)
+    sampler = WindowSampler(shards, "train", 64, condition_dropout=0.0)
+    every = list(sampler.evaluation_windows())
+    assert {i for *_, i in every} == set(range(len(sampler.pieces)))
+    total = sum(-(-p["length"] // 62) for p in sampler.pieces)  # chunks of context - 2 tokens
+    assert len(every) == total
+    some = list(sampler.evaluation_windows(5))
+    pieces = [i for *_, i in some]
+    assert len(some) == 5 and pieces[0] == 0 and pieces[-1] == len(sampler.pieces) - 1
+    assert all(np.array_equal(x, every[k][0]) for k, (x, *_) in zip(
+        np.linspace(0, total - 1, 5).round().astype(int), some, strict=True))  # fmt: skip
