@@ -136,7 +136,8 @@ def train(
     Fields: data out size context n_layer n_head n_embd dropout batch_size accumulate lr
     min_lr_ratio weight_decay warmup_steps max_steps grad_clip condition_dropout style_power
     val_every val_windows checkpoint_every accelerator devices num_nodes strategy precision
-    compile num_workers threads seed init_from unconditioned condition_every_layer.
+    compile num_workers threads seed init_from unconditioned condition_every_layer
+    opening_weight opening_tokens.
     """
     from musegen.config import TrainConfig, coerce
     from musegen.training import fit

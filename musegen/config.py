@@ -52,6 +52,9 @@ class TrainConfig:
     unconditioned: bool = False  # ablation: always the "any" tokens
     # Style and mood also added before every block, not only a prefix (see musegen.model).
     condition_every_layer: bool = True
+    # Loss weight of the first opening_tokens of every piece, where its labels decide most.
+    opening_weight: float = 1.0
+    opening_tokens: int = 48
 
     def __post_init__(self) -> None:
         checks = [
@@ -64,6 +67,8 @@ class TrainConfig:
             ("grad_clip", self.grad_clip >= 0, ">= 0"),
             ("condition_dropout", 0 <= self.condition_dropout <= 1, "in [0, 1]"),
             ("style_power", 0 <= self.style_power <= 1, "in [0, 1]"),
+            ("opening_weight", self.opening_weight > 0, "> 0"),
+            ("opening_tokens", self.opening_tokens >= 0, ">= 0"),
             ("val_every", self.val_every >= 1, ">= 1"),
             ("checkpoint_every", self.checkpoint_every >= 1, ">= 1"),
             ("num_nodes", self.num_nodes >= 1, ">= 1"),

@@ -194,6 +194,8 @@ class WindowSampler:
     style_power: float = 0.5
     seed: int = 0
     min_fill: int = 16  # a packed window stops adding pieces when fewer tokens are left
+    opening_weight: float = 1.0  # loss weight of the first opening_tokens of every piece
+    opening_tokens: int = 48
 
     def __post_init__(self) -> None:
         self.pieces = self.shards.pieces(self.split)
@@ -223,7 +225,26 @@ class WindowSampler:
         self.eos = tok.eos_id
 
     def window(self, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """(inputs, targets) of length `context` for sample number k.
+        """(inputs, targets) of length `context` for sample number k (see _window)."""
+        inputs, targets, _ = self._window(k)
+        return inputs, targets
+
+    def weighted_window(self, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """window(k) and each target's loss weight: `opening_weight` for the first
+        `opening_tokens` targets after every piece's labels, 1 elsewhere.
+
+        A piece's labels decide its mode from its first notes on, and hardly anything after
+        that (the notes tell); weighting the openings makes the labels count where they matter.
+        """
+        inputs, targets, labelled = self._window(k)
+        weights = np.ones(self.context, dtype=np.float32)
+        for p in labelled:  # labels at p, p + 1: the piece's first target is at index p + 1
+            weights[p + 1 : p + 1 + self.opening_tokens] = self.opening_weight
+        return inputs, targets, weights
+
+    def _window(self, k: int) -> tuple[np.ndarray, np.ndarray, list[int]]:
+        """(inputs, targets) of length `context` for sample number k, and where each piece's
+        labels start.
 
         Most pieces are far shorter than the context (median under 100 tokens), so a window
         is packed: after its first piece ends, further whole pieces follow, each with its own
@@ -251,7 +272,7 @@ class WindowSampler:
         # is not music: condition tokens are inputs only.
         ignore = np.array([p - 1 for p in cond_positions if 0 < p <= self.context])
         targets[ignore] = IGNORE
-        return inputs, targets
+        return inputs, targets, cond_positions[::2]
 
     def _shift(self, seq: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Inputs and next-token targets of the first context + 1 ids of seq, padded."""
@@ -311,8 +332,8 @@ class WindowStream(torch.utils.data.IterableDataset):
         k = self.start
         while True:
             index = (k * self.world + self.rank) * workers + worker
-            x, y = self.sampler.window(index)
-            yield torch.from_numpy(x), torch.from_numpy(y)
+            x, y, w = self.sampler.weighted_window(index)
+            yield torch.from_numpy(x), torch.from_numpy(y), torch.from_numpy(w)
             k += 1
 
 

@@ -69,7 +69,7 @@ class MuseLM(L.LightningModule):
         return self.model(idx)
 
     def _loss(self, batch) -> tuple[torch.Tensor, torch.Tensor]:
-        x, y = batch
+        x, y = batch[0], batch[1]  # training batches also hold loss weights
         logits = self.model(x)  # (B, T, V)
         nats = F.cross_entropy(
             logits.flatten(0, 1).float(), y.flatten(), ignore_index=IGNORE, reduction="none"
@@ -78,7 +78,8 @@ class MuseLM(L.LightningModule):
 
     def training_step(self, batch, batch_idx):
         nats, y = self._loss(batch)
-        loss = nats.sum() / (y != IGNORE).sum().clamp(min=1)
+        weights = batch[2] * (y != IGNORE)  # (B, T)
+        loss = (nats * weights).sum() / weights.sum().clamp(min=1e-6)
         self.log("train_loss", loss, prog_bar=True)
         return loss
 
@@ -127,8 +128,9 @@ class ShardData(L.LightningDataModule):
         self.shards = Shards.open(cfg.data)
         dropout = 1.0 if cfg.unconditioned else cfg.condition_dropout
         self.train_sampler = WindowSampler(
-            self.shards, "train", self.context, dropout, cfg.style_power, cfg.seed
-        )
+            self.shards, "train", self.context, dropout, cfg.style_power, cfg.seed,
+            opening_weight=cfg.opening_weight, opening_tokens=cfg.opening_tokens,
+        )  # fmt: skip
         val_sampler = WindowSampler(self.shards, "validation", self.context, 0.0, seed=cfg.seed)
         if cfg.unconditioned:
             any_ids = self.shards.tokenizer.condition_ids(None, None)

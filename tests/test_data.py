@@ -81,3 +81,21 @@ def test_evaluation_windows_cover_every_piece_or_spread_over_the_split(small_sha
     assert len(some) == 5 and pieces[0] == 0 and pieces[-1] == len(sampler.pieces) - 1
     assert all(np.array_equal(x, every[k][0]) for k, (x, *_) in zip(
         np.linspace(0, total - 1, 5).round().astype(int), some, strict=True))  # fmt: skip
+
+
+def test_openings_weigh_more_right_after_each_pieces_labels(small_shards):
+    shards = Shards.open(small_shards)
+    tok = shards.tokenizer
+    labels = {i for i, ts in enumerate(tok.base_tokens) if ts and ts[0].startswith("Style_")}
+    sampler = WindowSampler(shards, "train", 256, condition_dropout=0.0, seed=3,
+                            opening_weight=4.0, opening_tokens=10)  # fmt: skip
+    for k in range(5):
+        x, y, w = sampler.weighted_window(k)
+        assert np.array_equal(x, sampler.window(k)[0]) and np.array_equal(y, sampler.window(k)[1])
+        starts = [i for i in range(len(x)) if x[i] in labels]  # Style_ then Mood_ per piece
+        expected = np.ones(len(x), dtype=np.float32)
+        for s in starts:
+            expected[s + 1 : s + 11] = 4.0  # the piece's first 10 music targets
+        assert np.array_equal(w, expected) and len(starts) >= 1
+    plain = WindowSampler(shards, "train", 256, condition_dropout=0.0, seed=3)
+    assert (plain.weighted_window(0)[2] == 1).all()
