@@ -286,9 +286,6 @@ def continue_(
     min_p: float = typer.Option(0.0),
     repetition_penalty: float = typer.Option(1.0),
     guidance: float = typer.Option(1.0, help="classifier-free guidance; 1 = off"),
-    mood_steer: float = typer.Option(
-        0.0, help="nats towards the mood's mode (major or minor third and sixth); 0 = off"
-    ),
     variations: int = typer.Option(1),
     seed: int = typer.Option(0, help="random seed: the same seed gives the same files"),
     key: str | None = typer.Option(None, help="keep new notes in a key, e.g. C:major"),
@@ -316,7 +313,7 @@ def continue_(
     options = dict(
         style=style, mood=mood, temperature=temperature, top_k=top_k, top_p=top_p, min_p=min_p,
         repetition_penalty=repetition_penalty, guidance=guidance, seed=seed, key=key,
-        pitch_range=_range(pitch_range), programs=_programs(programs), mood_steer=mood_steer,
+        pitch_range=_range(pitch_range), programs=_programs(programs),
     )  # fmt: skip
     limits = dict(max_notes=max_notes, max_tracks=max_tracks, max_bytes=max_bytes,
                   max_seconds=max_seconds)  # fmt: skip
@@ -384,7 +381,6 @@ def evaluate(
     seed: int = typer.Option(0, help="random seed for sampling and splits of the real set"),
     max_windows: int | None = typer.Option(None, min=1, help="test windows for likelihood (400)"),
     guidance: float = typer.Option(3.0, help="the higher guidance tried for style control"),
-    mood_steer: float = typer.Option(0.0, help="--mood-steer for every continuation; 0 = off"),
     device: str = typer.Option("cpu", help="cpu | cuda"),
     threads: int = typer.Option(1, min=1, help="CPU threads for the model"),
     readme: Path | None = typer.Option(None, help="also put the headline table into this README"),
@@ -398,7 +394,7 @@ def evaluate(
     cfg = EvalConfig(
         out=out, checkpoint=checkpoint, corpus=corpus_dir, shards=shards, quick=quick,
         seeds_per_style=seeds_per_style, seed=seed, max_windows=max_windows, guidance=guidance,
-        mood_steer=mood_steer, device=device, threads=threads,
+        device=device, threads=threads,
     )  # fmt: skip
     if readme is not None and (not readme.is_file() or README_START not in readme.read_text()):
         fail(f"{readme} has no {README_START} ... {README_END} block for the results table")

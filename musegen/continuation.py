@@ -15,11 +15,11 @@ import numpy as np
 import torch
 from symusic import KeySignature, Note, Score, Tempo, TimeSignature, Track
 
-from musegen import mood_steer, programs, timeline
+from musegen import programs, timeline
 from musegen.checkpoint import Checkpoint
 from musegen.errors import InputError
 from musegen.grammar import DRUMS, Constraints, Grammar, GrammarState
-from musegen.labels import key_name, parse_key, scale_pitch_classes
+from musegen.labels import parse_key, scale_pitch_classes
 from musegen.sampling import SamplingConfig, generate
 
 MAX_BARS = 256
@@ -43,7 +43,6 @@ class Options:
     key: str | None = None  # e.g. "C:major": new pitches stay in its scale
     pitch_range: tuple[int, int] | None = None
     programs: list[int] | None = None  # GM programs (0-127) for the new material, -1 = drums
-    mood_steer: float = 0.0  # nats towards the mood's mode (musegen.mood_steer); 0 = off
 
     def __post_init__(self) -> None:
         if not 1 <= self.bars <= MAX_BARS:
@@ -52,8 +51,6 @@ class Options:
             raise InputError(f"--variations {self.variations} is out of range: use 1 to 64")
         if self.guidance < 0 or not math.isfinite(self.guidance):
             raise InputError(f"--guidance {self.guidance} is invalid: use a value >= 0 (1 = off)")
-        if not 0 <= self.mood_steer <= 20:
-            raise InputError(f"--mood-steer {self.mood_steer} is out of range: use 0 (off) to 20")
         if self.key is not None:
             try:
                 parse_key(self.key)
@@ -129,7 +126,6 @@ def _continue_seed(
     constraints = _constraints(seed, meter, options, stand_in)
     grammar = Grammar(tok, constraints)
 
-    steer, bias = _steer(tok, seed, options)
     seed_ids = tok.encode(programs.as_seen(seed, stand_in))
     context = model.config.context
     per_bar = len(seed_ids) / max(1, len(timeline.bar_lines(seed, seed_end)) - 1)
@@ -170,7 +166,7 @@ def _continue_seed(
         out = generate(
             model, prompt, max_new_tokens=context - width, sampling=options.sampling(),
             generator=generator, uncond_prompt=uncond, mask_fn=mask_fn, stop_fn=stop_fn,
-            pad_id=tok.pad_id, bias=bias,
+            pad_id=tok.pad_id,
             progress=(lambda n, done=n_generated: progress(done + n, -1)) if progress else None,
         )  # fmt: skip
         for j, r in enumerate(batch):
@@ -198,7 +194,6 @@ def _continue_seed(
             "meter": str(meter),
             "tempo_qpm": timeline.tempo_at(seed, new_start),
             "prompt_tokens": len(prompt_ids) + 2,
-            "mood_steer": steer,
             "program_stand_ins": {
                 seed.tracks[i].name or f"track {i}": p for i, p in stand_in.items()
             },
@@ -228,15 +223,6 @@ def _tell_stand_ins(seed: Score, stand_in: dict, style: str | None, notice) -> N
             notice(f"{name}: this checkpoint saw no {programs.instrument_name(own)} {context}, "
                    f"so it is shown as {programs.instrument_name(shown)}; the new notes keep "
                    f"the track's own program")  # fmt: skip
-
-
-def _steer(tok, seed: Score, options: Options) -> tuple[dict | None, torch.Tensor | None]:
-    """The mood's mode steer (what it favours, for generation.json, and the logit bias)."""
-    if not (options.mood and options.mood_steer > 0) or options.key:  # --key already decides
-        return None, None
-    tonic, mode = mood_steer.seed_tonic(seed), mood_steer.MOOD_MODE[options.mood]
-    bias = torch.from_numpy(mood_steer.mode_bias(tok, tonic, mode, options.mood_steer))
-    return {"towards": key_name(tonic, mode), "nats": options.mood_steer}, bias
 
 
 def _constraints(seed: Score, meter: timeline.Meter, options: Options,

@@ -43,7 +43,6 @@ class EvalConfig:
     max_bars: int | None = None  # bars generated per continuation; default 8, quick 2
     max_windows: int | None = None  # likelihood windows; default 400, quick 4
     guidance: float = 3.0  # the higher guidance tried for style control (1 is always tried)
-    mood_steer: float = 0.0  # passed to every continuation (see musegen.mood_steer)
     classifier_pieces: int | None = None  # training pieces per style; default 200, quick 8
     device: str = "cpu"
     threads: int = 1
@@ -270,8 +269,7 @@ def generate_all(mg, seeds: list[Seed], jobs: list[Generation], cfg: EvalConfig,
     for k, job in enumerate(jobs):
         seed = seeds[job.seed].neutral if job.neutral else seeds[job.seed].score
         result = mg.continue_midi(seed, job.bars, style=job.style, mood=job.mood,
-                                  guidance=job.guidance, seed=cfg.seed + k,
-                                  mood_steer=cfg.mood_steer)  # fmt: skip
+                                  guidance=job.guidance, seed=cfg.seed + k)  # fmt: skip
         job.score = result.continuation.score
         job.tokens = int(result.provenance["generated_tokens"])
         job.seconds = float(result.provenance["seconds"])

@@ -55,15 +55,6 @@ def _f(value, digits: int = 3) -> str:
     return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
 
 
-def _steered(report: dict) -> str:
-    nats = report["config"].get("mood_steer", 0.0)
-    if not nats:
-        return " The mood acts through the model alone (no `--mood-steer`)."
-    return (f" Every continuation was steered towards its mood's mode by {nats:g} nats "
-            "(`--mood-steer`, musegen/mood_steer.py): these rows measure the steer and the "
-            "model together, not the model alone.")  # fmt: skip
-
-
 def headlines(report: dict) -> list[tuple[str, str, str]]:
     """(section, measure, value) rows of the headline table."""
     lk, rl, st, md = report["likelihood"], report["realism"], report["style"], report["mood"]
@@ -89,11 +80,9 @@ def headlines(report: dict) -> list[tuple[str, str, str]]:
         rows.append(("", f"accuracy on continuations (neutral seeds) asked for a style, "
                      f"guidance {key[9:]}",
                      _f(st[key]["accuracy"])))  # fmt: skip
-    steer = report["config"].get("mood_steer", 0.0)
-    steered = f" with --mood-steer {steer:g}" if steer else ""
     for what in ("valence", "arousal", "both"):
         rows.append(("Mood" if what == "valence" else "",
-                     f"{what} matches the asked mood, neutral seeds{steered}: conditioned "
+                     f"{what} matches the asked mood, neutral seeds: conditioned "
                      "(unconditioned)",
                      f"{_f(md[f'conditioned_{what}_match'])} "
                      f"({_f(md[f'unconditioned_{what}_match'])})"))  # fmt: skip
@@ -101,7 +90,7 @@ def headlines(report: dict) -> list[tuple[str, str, str]]:
         rows.append(
             (
                 "",
-                f"valence / arousal / both match, neutral seeds{steered}, guidance {key[9:]}",
+                f"valence / arousal / both match, neutral seeds, guidance {key[9:]}",
                 " / ".join(_f(md[key][f"{w}_match"]) for w in ("valence", "arousal", "both")),
             )
         )
@@ -177,7 +166,7 @@ def markdown(report: dict) -> str:
     )
     lines += ["", f"![realism]({report['plots']['realism']})", "", "## Style control", "",
               neutral, "", f"![style confusion]({report['plots']['style']})", "",
-              "## Mood control", "", neutral + _steered(report), "",
+              "## Mood control", "", neutral, "",
               "| Mood | valence | arousal | both | unconditioned both | mean arousal |",
               "|---|---|---|---|---|---|"]  # fmt: skip
     for mood, m in report["mood"]["per_mood"].items():

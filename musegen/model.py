@@ -7,8 +7,8 @@ checkpointing and sampling all wrap it. Architecture: tied token embedding, rota
 
 Condition tokens (``ModelConfig.condition_groups``, e.g. every Style_* id and every Mood_* id)
 also condition every later position directly: the embedding of the latest token of each group
-is projected and added before every block ("in-attention" conditioning, after MuseMorphose,
-Wu & Yang 2021, who found it controls attributes better than a prefix alone). A prefix token is
+is projected and added before every block ("in-attention" conditioning, as in MuseMorphose,
+Wu & Yang 2021, which controls attributes far better than a prefix alone). A prefix token is
 one piece of evidence among hundreds for attention to find; the added vector is always there.
 """
 

@@ -190,7 +190,6 @@ def generate(
     use_cache: bool = True,
     progress: Callable[[int], None] | None = None,
     pad_id: int = 0,
-    bias: Tensor | None = None,
 ) -> Tensor:
     """Continue ``prompt`` (B, T0) by up to ``max_new_tokens``; returns (B, T0 + n) token ids.
 
@@ -203,7 +202,6 @@ def generate(
             and the loop ends once every row has stopped.
         use_cache: False recomputes the whole sequence each step (for tests and benchmarks).
         progress: called with the number of tokens generated so far after each step.
-        bias: (V,) added to the (guided) logits at every step, before masks and processors.
 
     Sampling uses torch.multinomial with ``generator``, on the generator's device, so one seed
     gives one output even when the model runs on a GPU with a CPU generator.
@@ -239,7 +237,7 @@ def generate(
             tokens = _decode(
                 model, prompt.to(device), uncond_prompt.to(device) if guided else None,
                 max_new_tokens, sampling.guidance, procs, generator, mask_fn, stop_fn,
-                use_cache, progress, pad_id, None if bias is None else bias.to(device),
+                use_cache, progress, pad_id,
             )  # fmt: skip
     finally:
         model.train(was_training)
@@ -259,7 +257,6 @@ def _decode(
     use_cache: bool,
     progress: Callable[[int], None] | None,
     pad_id: int,
-    bias: Tensor | None,
 ) -> Tensor:
     """The loop of generate(), already in inference mode; ``uncond`` set means guided."""
     B, T0 = prompt.shape
@@ -274,8 +271,6 @@ def _decode(
         if uncond is not None:
             logits = cfg_mix(logits[:B], logits[B:], guidance)  # (B, V)
         logits = logits.float()
-        if bias is not None:
-            logits = logits + bias
         if mask_fn is not None:
             allowed = mask_fn(step, tokens)
             if allowed is not None:  # stopped rows may be masked shut; they emit pad anyway
