@@ -2,7 +2,7 @@
 a single middle C on a piano) by "happy" and by "sad", at several guidance values, and count
 the continuations whose key-finding mode is major.
 
-    python examples/mood_probe.py [CHECKPOINT] [--samples 10] [--style NAME]
+    python examples/mood_probe.py [CHECKPOINT] [--samples 10] [--style NAME] [--guidance 1 3 6]
 """
 
 from __future__ import annotations
@@ -30,10 +30,11 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=10)
     parser.add_argument("--style", default=None)
     parser.add_argument("--bars", type=int, default=8)
+    parser.add_argument("--guidance", type=float, nargs="+", default=[1.0, 3.0, 6.0])
     args = parser.parse_args()
     mg = MuseGen.from_pretrained(args.checkpoint)
     seed = neutral_seed()
-    for guidance in (1.0, 3.0, 6.0):
+    for guidance in args.guidance:
         counts = []
         for mood in ("happy", "sad"):
             major = 0
