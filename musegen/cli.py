@@ -193,6 +193,7 @@ def export(
     corpus_dir: Path | None = typer.Option(
         None, "--corpus", help="corpus: put its data card on the card"
     ),
+    which: str = typer.Option("best", help="best (lowest validation loss) | last"),
 ) -> None:
     """Turn a training run into a checkpoint folder (safetensors + JSON + card)."""
     import json
@@ -202,7 +203,10 @@ def export(
 
     if dtype not in DTYPES:
         fail(f"--dtype {dtype!r} is not one of {', '.join(DTYPES)}")
-    target = export_run(run_dir, out or Path("checkpoints") / name, name=name, dtype=dtype)
+    if which not in ("best", "last"):
+        fail(f"--which {which!r} is not best or last")
+    target = export_run(run_dir, out or Path("checkpoints") / name, name=name, dtype=dtype,
+                        which=which)  # fmt: skip
     config = json.loads((target / "config.json").read_text())
     base = None
     if baseline is not None:

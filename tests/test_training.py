@@ -164,10 +164,12 @@ def test_fine_tune_adds_the_condition_path_to_an_older_checkpoint(tiny_checkpoin
                  "--val-every", "2", "--val-windows", "2", "--checkpoint-every", "2",
                  "--batch-size", "2", "--threads", "1", "--accelerator", "cpu"])  # fmt: skip
     assert code == 0
+    assert main(["export", str(run), "--name", "new", "--which", "newest"]) == 2
     code = main(["export", str(run), "--name", "new", "--out", str(tmp_path / "new"),
-                 "--dtype", "float32"])  # fmt: skip
+                 "--dtype", "float32", "--which", "last"])  # fmt: skip
     assert code == 0
     new = checkpoint.load(tmp_path / "new")
+    assert new.config["training"]["exported_from"] == "last.ckpt"
     assert new.model_config.condition_groups == tiny.tokenizer.condition_groups()
     for name, value in new.model.state_dict().items():
         start = torch.zeros_like(value) if name.startswith("condition_proj.") else \
