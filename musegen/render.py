@@ -254,14 +254,17 @@ def _write_float_fn(fluidsynth: Any) -> Callable:
     return proto(("fluid_synth_write_float", fluidsynth._fl))
 
 
-def _synthesise(fluidsynth: Any, synth: Any, sfid: int, job: Pass, out: np.ndarray,
-                chunk: int, report: Callable[[int], None]) -> None:  # fmt: skip
+def _synthesise(
+    fluidsynth: Any, synth: Any, sfid: int, job: Pass, out: np.ndarray, chunk: int,
+    report: Callable[[int], None], stop: threading.Event,
+) -> None:  # fmt: skip
     """Render one pass with its own (fresh) synth into out[job.start:job.end] and job.tail.
 
     Args:
         out: the (total, 2) float32 output; this pass writes only its own frames of it.
         chunk: most frames per write (bounds progress gaps and the silence check).
         report: called with the number of frames written since the last call.
+        stop: set when another pass failed or the user interrupted: give up at the next write.
     """
     total = len(out)
     for channel, program, is_drum in job.programs:
@@ -277,6 +280,8 @@ def _synthesise(fluidsynth: Any, synth: Any, sfid: int, job: Pass, out: np.ndarr
         """Write frames pos..to: into `out` up to job.end, past it into the tail buffer."""
         nonlocal pos
         while pos < to:
+            if stop.is_set():
+                raise RenderError("rendering was stopped")
             if pos < job.end:
                 n = min(to, job.end, pos + chunk) - pos
                 address = out.ctypes.data + pos * 8  # 2 float32 per frame, interleaved L R
@@ -342,15 +347,21 @@ def _run(fluidsynth: Any, soundfont: Path, sample_rate: int, jobs: list[tuple[Pa
                 if progress is not None:
                     progress(min(1.0, done[0] / max(work, 1)))
 
-        chunk = int(CHUNK_SECONDS * sample_rate)
+        chunk, stop = int(CHUNK_SECONDS * sample_rate), threading.Event()
         with ThreadPoolExecutor(max_workers=max(1, min(RENDER_THREADS, len(jobs)))) as pool:
             futures = [
-                pool.submit(_synthesise, fluidsynth, synth, sfid, job, out, chunk, report)
+                pool.submit(_synthesise, fluidsynth, synth, sfid, job, out, chunk, report, stop)
                 for synth, sfid, (job, out) in zip(synths, sfids, jobs, strict=True)
             ]
-            for future in futures:
-                future.result()
-    finally:
+            try:
+                for future in futures:
+                    future.result()
+            except BaseException:  # Ctrl-C or a failed pass: the others stop at their next write
+                stop.set()
+                for future in futures:
+                    future.cancel()  # those not started yet never start
+                raise
+    finally:  # after the pool has joined its threads: no synth is deleted while in use
         for synth in synths:
             synth.delete()
     for job, out in jobs:  # tails overlap later passes' frames: added once all are done

@@ -280,3 +280,31 @@ def test_time_slices_keep_the_sound_with_effects(tmp_path, monkeypatch):
     assert abs(_rms_db(whole) - _rms_db(sliced)) < 1.0
     loud = np.abs(whole).max(axis=1) > 1e-3, np.abs(sliced).max(axis=1) > 1e-3
     assert np.argmax(loud[0]) == np.argmax(loud[1])
+
+
+@needs_fluidsynth
+def test_an_interrupt_stops_the_slices_and_writes_nothing(tmp_path, monkeypatch):
+    monkeypatch.setattr(R, "PASS_SECONDS", 1)  # 7 slices
+
+    def interrupt(fraction):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        R.render(_long_piece(), tmp_path / "out.wav", tail_seconds=TAIL, progress=interrupt)
+    assert not list(tmp_path.iterdir())
+    # a slice that finds the stop flag set gives up before writing a frame
+    import threading
+
+    import fluidsynth
+
+    stop = threading.Event()
+    stop.set()
+    synth = fluidsynth.Synth()
+    out = np.zeros((44100, 2), dtype=np.float32)
+    job = R.Pass([(0, 0, False)], np.array([[100, R.ON, 0, 60, 90]]), 0, 44100, 44100)
+    try:
+        with pytest.raises(RenderError, match="stopped"):
+            R._synthesise(fluidsynth, synth, synth.sfload(str(R.find_soundfont())), job, out,
+                          4410, lambda n: None, stop)  # fmt: skip
+    finally:
+        synth.delete()
