@@ -220,6 +220,10 @@ def export(
         from musegen.programs import program_stats
 
         config["programs"] = program_stats(Shards.open(shards_dir))
+    else:
+        typer.echo(f"note: no token shards at {shards_dir}, so the checkpoint does not know which "
+                   "instruments it was trained on and will not stand in known ones for unknown "
+                   "seed instruments; pass --data SHARDS", err=True)  # fmt: skip
     if corpus_dir is not None:
         from musegen import corpus
 

@@ -146,8 +146,10 @@ def test_fine_tune_starts_from_the_checkpoint_and_the_card_says_so(tiny_checkpoi
 
 
 def test_fine_tune_adds_the_condition_path_to_an_older_checkpoint(tiny_checkpoint, small_shards,
-                                                                   tmp_path):  # fmt: skip
+                                                                   tmp_path, capsys):  # fmt: skip
     """Checkpoints from before in-attention conditioning fine-tune into it, starting at zero."""
+    import json
+
     import torch
 
     from musegen import checkpoint
@@ -170,6 +172,14 @@ def test_fine_tune_adds_the_condition_path_to_an_older_checkpoint(tiny_checkpoin
     assert code == 0
     new = checkpoint.load(tmp_path / "new")
     assert new.config["training"]["exported_from"] == "last.ckpt"
+    assert new.config["programs"]  # from the run's shards: stand-ins work
+    summary = json.loads((run / "run.json").read_text())
+    summary["train"]["data"] = str(tmp_path / "gone")  # the shards were deleted since
+    (run / "run.json").write_text(json.dumps(summary))
+    capsys.readouterr()
+    assert main(["export", str(run), "--name", "bare", "--out", str(tmp_path / "bare")]) == 0
+    assert "no token shards" in capsys.readouterr().err
+    assert "programs" not in checkpoint.load(tmp_path / "bare").config
     assert new.model_config.condition_groups == tiny.tokenizer.condition_groups()
     for name, value in new.model.state_dict().items():
         start = torch.zeros_like(value) if name.startswith("condition_proj.") else \
