@@ -219,7 +219,9 @@ def lightning_state(ckpt_file: Path) -> tuple[dict, dict]:
 
     try:
         raw = torch.load(ckpt_file, map_location="cpu", weights_only=True)
-        prefix = "model."
+        # A run with --ema-decay keeps the moving average of the weights: that is the model.
+        ema = any(k.startswith("ema.module.") for k in raw["state_dict"])
+        prefix = "ema.module." if ema else "model."
         state = {
             k[len(prefix) :].replace("_orig_mod.", ""): v
             for k, v in raw["state_dict"].items()

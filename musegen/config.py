@@ -55,6 +55,9 @@ class TrainConfig:
     # Loss weight of the first opening_tokens of every piece, where its labels decide most.
     opening_weight: float = 1.0
     opening_tokens: int = 48
+    # > 0: also keep an exponential moving average of the weights (decay per step), which
+    # export then uses; averaging along the trajectory tends to generalise better.
+    ema_decay: float = 0.0
 
     def __post_init__(self) -> None:
         checks = [
@@ -69,6 +72,8 @@ class TrainConfig:
             ("style_power", 0 <= self.style_power <= 1, "in [0, 1]"),
             ("opening_weight", self.opening_weight > 0, "> 0"),
             ("opening_tokens", self.opening_tokens >= 0, ">= 0"),
+            ("ema_decay", 0 <= self.ema_decay < 1, "in [0, 1)"),
+            ("ema_decay", not (self.ema_decay and self.strategy == "fsdp"), "0 with fsdp"),
             ("val_every", self.val_every >= 1, ">= 1"),
             ("checkpoint_every", self.checkpoint_every >= 1, ">= 1"),
             ("num_nodes", self.num_nodes >= 1, ">= 1"),

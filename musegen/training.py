@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from musegen.config import TrainConfig
 from musegen.data import IGNORE, EvalWindows, Shards, WindowSampler, WindowStream, note_counts
@@ -59,7 +60,22 @@ class MuseLM(L.LightningModule):
         self.model_config = ModelConfig.from_dict(model_config)
         self.train_config = TrainConfig.from_dict(train_config)
         self.model = MuseTransformer(self.model_config)
+        self.ema = None
+        if self.train_config.ema_decay > 0:  # a submodule, so checkpoints and --resume keep it
+            decay = self.train_config.ema_decay
+            self.ema = AveragedModel(self.model, multi_avg_fn=get_ema_multi_avg_fn(decay))
         self._val: list[torch.Tensor] = []
+
+    def restart_ema(self) -> None:
+        """Start the average from the current weights (after loading --init-from ones)."""
+        if self.ema is not None:
+            self.ema.module.load_state_dict(self.model.state_dict())
+            self.ema.n_averaged.zero_()
+
+    def optimizer_step(self, *args, **kwargs) -> None:
+        super().optimizer_step(*args, **kwargs)
+        if self.ema is not None:  # here, not in a batch-end hook: checkpoints save before those
+            self.ema.update_parameters(self.model)
 
     def configure_model(self) -> None:
         if self.train_config.compile:
@@ -101,8 +117,9 @@ class MuseLM(L.LightningModule):
 
     def configure_optimizers(self):
         cfg = self.train_config
-        decay = [p for p in self.parameters() if p.requires_grad and p.dim() >= 2]
-        no_decay = [p for p in self.parameters() if p.requires_grad and p.dim() < 2]
+        params = list(self.model.parameters())  # not the moving average's copy
+        decay = [p for p in params if p.requires_grad and p.dim() >= 2]
+        no_decay = [p for p in params if p.requires_grad and p.dim() < 2]
         groups = [
             {"params": decay, "weight_decay": cfg.weight_decay},
             {"params": no_decay, "weight_decay": 0.0},
@@ -195,6 +212,7 @@ def fit(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path:
         if unexpected or any(not k.startswith("condition_proj.") for k in missing):
             raise ValueError(f"{cfg.init_from} does not fit this run's model "
                              f"(missing {missing[:3]}, unexpected {unexpected[:3]})")  # fmt: skip
+        module.restart_ema()
     data = ShardData(cfg, model_config.context)
     last = out / "checkpoints" / "last.ckpt"
     ckpt_path = str(last) if resume and last.exists() else None

@@ -185,3 +185,33 @@ def test_fine_tune_adds_the_condition_path_to_an_older_checkpoint(tiny_checkpoin
         start = torch.zeros_like(value) if name.startswith("condition_proj.") else \
             plain.state_dict()[name]  # fmt: skip
         assert torch.allclose(value, start, atol=1e-5), name
+
+
+def test_moving_average_of_the_weights_is_what_export_ships(tiny_checkpoint, small_shards,
+                                                          tmp_path):  # fmt: skip
+    import torch
+
+    from musegen import checkpoint
+    from musegen.cli import main
+
+    run = tmp_path / "run"
+    code = main(["train", "--data", str(small_shards), "--out", str(run), "--init-from",
+                 str(tiny_checkpoint), "--lr", "3e-3", "--warmup-steps", "0", "--max-steps", "4",
+                 "--val-every", "4", "--val-windows", "2", "--checkpoint-every", "4",
+                 "--batch-size", "2", "--threads", "1", "--accelerator", "cpu",
+                 "--ema-decay", "0.5"])  # fmt: skip
+    assert code == 0
+    raw = torch.load(run / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
+    sd = raw["state_dict"]
+    assert int(sd["ema.n_averaged"]) == 4  # one update per optimiser step
+    start = checkpoint.load(tiny_checkpoint).model.state_dict()
+    name = "blocks.0.attn.qkv.weight"
+    # the average lags the weights: with decay 0.5 over 4 steps it is between start and end
+    assert not torch.allclose(sd[f"ema.module.{name}"], sd[f"model.{name}"])
+    assert not torch.allclose(sd[f"ema.module.{name}"], start[name].float())
+    state, _ = checkpoint.lightning_state(run / "checkpoints" / "last.ckpt")
+    assert torch.equal(state[name], sd[f"ema.module.{name}"])
+    assert main(["export", str(run), "--name", "ema", "--out", str(tmp_path / "ema"),
+                 "--which", "last", "--dtype", "float32"]) == 0  # fmt: skip
+    shipped = checkpoint.load(tmp_path / "ema").model.state_dict()[name]
+    assert torch.equal(shipped, sd[f"ema.module.{name}"])
