@@ -115,6 +115,18 @@ def test_two_process_ddp_on_cpu(small_shards, tmp_path):
     assert summary["steps"] == 6 and summary["hardware"].startswith("2 x")
 
 
+def fine_tune(small_shards: Path, run: Path, init_from: Path, lr: str = "1e-9", steps: str = "2",
+              *extra: str) -> int:  # fmt: skip
+    """`musegen train --init-from` on the tiny shards: batch 2, one validation at the end."""
+    from musegen.cli import main
+
+    return main(["train", "--data", str(small_shards), "--out", str(run), "--init-from",
+                 str(init_from), "--lr", lr, "--warmup-steps", "0", "--max-steps", steps,
+                 "--val-every", steps, "--val-windows", "2", "--checkpoint-every", steps,
+                 "--batch-size", "2", "--threads", "1", "--accelerator", "cpu",
+                 *extra])  # fmt: skip
+
+
 def test_fine_tune_starts_from_the_checkpoint_and_the_card_says_so(tiny_checkpoint, small_shards,
                                                                    tmp_path):  # fmt: skip
     import shutil
@@ -128,11 +140,7 @@ def test_fine_tune_starts_from_the_checkpoint_and_the_card_says_so(tiny_checkpoi
     shutil.copytree(tiny_checkpoint, stage1)
     before = checkpoint.load(stage1).model.state_dict()
     run = tmp_path / "run"
-    code = main(["train", "--data", str(small_shards), "--out", str(run), "--init-from",
-                 str(stage1), "--lr", "1e-9", "--warmup-steps", "0", "--max-steps", "2",
-                 "--val-every", "2", "--val-windows", "2", "--checkpoint-every", "2",
-                 "--batch-size", "2", "--threads", "1", "--accelerator", "cpu"])  # fmt: skip
-    assert code == 0
+    assert fine_tune(small_shards, run, stage1) == 0
     # exported over the folder it started from, as a second training stage is
     code = main(["export", str(run), "--name", "stage2", "--out", str(stage1),
                  "--dtype", "float32"])  # fmt: skip
@@ -161,11 +169,7 @@ def test_fine_tune_adds_the_condition_path_to_an_older_checkpoint(tiny_checkpoin
     plain.load_state_dict(tiny.model.state_dict(), strict=False)  # all but condition_proj
     old = checkpoint.save(tmp_path / "old", plain, tiny.tokenizer, name="old", dtype="float32")
     run = tmp_path / "run"
-    code = main(["train", "--data", str(small_shards), "--out", str(run), "--init-from",
-                 str(old), "--lr", "1e-9", "--warmup-steps", "0", "--max-steps", "2",
-                 "--val-every", "2", "--val-windows", "2", "--checkpoint-every", "2",
-                 "--batch-size", "2", "--threads", "1", "--accelerator", "cpu"])  # fmt: skip
-    assert code == 0
+    assert fine_tune(small_shards, run, old) == 0
     assert main(["export", str(run), "--name", "new", "--which", "newest"]) == 2
     code = main(["export", str(run), "--name", "new", "--out", str(tmp_path / "new"),
                  "--dtype", "float32", "--which", "last"])  # fmt: skip
@@ -195,12 +199,7 @@ def test_moving_average_of_the_weights_is_what_export_ships(tiny_checkpoint, sma
     from musegen.cli import main
 
     run = tmp_path / "run"
-    code = main(["train", "--data", str(small_shards), "--out", str(run), "--init-from",
-                 str(tiny_checkpoint), "--lr", "3e-3", "--warmup-steps", "0", "--max-steps", "4",
-                 "--val-every", "4", "--val-windows", "2", "--checkpoint-every", "4",
-                 "--batch-size", "2", "--threads", "1", "--accelerator", "cpu",
-                 "--ema-decay", "0.5"])  # fmt: skip
-    assert code == 0
+    assert fine_tune(small_shards, run, tiny_checkpoint, "3e-3", "4", "--ema-decay", "0.5") == 0
     raw = torch.load(run / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
     sd = raw["state_dict"]
     assert int(sd["ema.n_averaged"]) == 4  # one update per optimiser step
