@@ -58,6 +58,9 @@ class TrainConfig:
     # > 0: also keep an exponential moving average of the weights (decay per step), which
     # export then uses; averaging along the trajectory tends to generalise better.
     ema_decay: float = 0.0
+    # Share of training pieces switched to the parallel mode at an early bar line and labelled
+    # with the other valence (musegen.augment): examples of following the mood over the seed.
+    mode_switch: float = 0.0
 
     def __post_init__(self) -> None:
         checks = [
@@ -73,6 +76,7 @@ class TrainConfig:
             ("opening_weight", self.opening_weight > 0, "> 0"),
             ("opening_tokens", self.opening_tokens >= 0, ">= 0"),
             ("ema_decay", 0 <= self.ema_decay < 1, "in [0, 1)"),
+            ("mode_switch", 0 <= self.mode_switch <= 1, "in [0, 1]"),
             ("ema_decay", not (self.ema_decay and self.strategy == "fsdp"), "0 with fsdp"),
             ("val_every", self.val_every >= 1, ">= 1"),
             ("checkpoint_every", self.checkpoint_every >= 1, ">= 1"),

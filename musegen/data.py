@@ -17,8 +17,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from musegen.augment import MODE_OF_MOOD, OTHER_VALENCE, base_key, switch_mode
 from musegen.corpus import read_manifest
-from musegen.tokenizer import MuseTokenizer
+from musegen.tokenizer import MOOD, MuseTokenizer
 
 SPLITS = ("train", "validation", "test")
 IGNORE = -100
@@ -196,6 +197,8 @@ class WindowSampler:
     min_fill: int = 16  # a packed window stops adding pieces when fewer tokens are left
     opening_weight: float = 1.0  # loss weight of the first opening_tokens of every piece
     opening_tokens: int = 48
+    mode_switch: float = 0.0  # share of pieces switched to the parallel mode (musegen.augment)
+    switch_max_bar: int = 16  # the switch falls on one of the first bar lines, 0 = from the start
 
     def __post_init__(self) -> None:
         self.pieces = self.shards.pieces(self.split)
@@ -223,6 +226,7 @@ class WindowSampler:
         self.any_style, self.any_mood = tok.condition_ids(None, None)
         self.pad = tok.pad_id
         self.eos = tok.eos_id
+        self.keys: dict[int, tuple[int, str]] = {}
 
     def window(self, k: int) -> tuple[np.ndarray, np.ndarray]:
         """(inputs, targets) of length `context` for sample number k (see _window)."""
@@ -263,8 +267,11 @@ class WindowSampler:
                 bar_starts = np.flatnonzero(self.starts_bar[ids])
                 candidates = bar_starts[bar_starts <= max(0, len(ids) - body // 2)]
                 ids = ids[int(rng.choice(candidates)) if len(candidates) else 0 :]
+            cond = self._conditions(i, rng)
+            if self.mode_switch and rng.random() < self.mode_switch:
+                ids, cond = self._switch_mode(i, ids, cond, rng)
             cond_positions += [used, used + 1]
-            part = np.concatenate([self._conditions(i, rng), ids, [self.eos]])
+            part = np.concatenate([cond, ids, [self.eos]])
             seq.append(part)
             used += len(part)
         inputs, targets = self._shift(np.concatenate(seq))
@@ -293,6 +300,26 @@ class WindowSampler:
         if rng.random() < self.condition_dropout:
             mood = self.any_mood
         return [style, mood]
+
+    def _switch_mode(
+        self, i: int, ids: np.ndarray, cond: list[int], rng: np.random.Generator
+    ) -> tuple[np.ndarray, list[int]]:
+        """The piece (from a random early bar line on) in the parallel mode, labelled with the
+        other valence; unchanged when its label or its notes do not name a clear mode."""
+        tok, mood = self.shards.tokenizer, self.pieces[i]["mood"]
+        if mood not in MODE_OF_MOOD or OTHER_VALENCE[mood] not in tok.moods:
+            return ids, cond
+        if i not in self.keys:
+            self.keys[i] = base_key(tok.to_base(self.shards.piece_tokens(self.pieces[i])))
+        tonic, mode = self.keys[i]
+        if mode != MODE_OF_MOOD[mood]:
+            return ids, cond
+        base = tok.to_base(ids)
+        bars = sum(t.startswith("Bar_") for t in base)
+        from_bar = int(rng.integers(0, max(1, min(bars, self.switch_max_bar + 1))))
+        switched = tok.from_base(switch_mode(base, tonic, mode, from_bar))
+        # The new label is kept even when labels are dropped: an unlabelled switch is noise.
+        return np.asarray(switched), [cond[0], tok.token_id(f"{MOOD}_{OTHER_VALENCE[mood]}")]
 
     def _pack(self, cond: list[int], ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """One piece (or its chunk) alone, padded: the fixed evaluation windows."""

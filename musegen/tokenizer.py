@@ -169,6 +169,21 @@ class MuseTokenizer:
         ids = [int(i) for i in ids if int(i) not in specials]
         return self.remi.decode(ids) if ids else Score(self.remi.time_division)
 
+    def from_base(self, tokens: Sequence[str]) -> list[int]:
+        """Ids (BPE-encoded when trained) of a sequence of base token strings; to_base inverse."""
+        # One sequence per bar, as the tokenizer encodes scores (merges stay inside a bar).
+        bars: list[list[str]] = []
+        for t in tokens:
+            if t.startswith("Bar_") or not bars:
+                bars.append([])
+            bars[-1].append(t)
+        seqs = [miditok.TokSequence(tokens=bar) for bar in bars]
+        for seq in seqs:
+            self.remi.complete_sequence(seq)
+        if self.remi.is_trained and seqs:
+            self.remi.encode_token_ids(seqs)
+        return [int(i) for seq in seqs for i in seq.ids]
+
     def to_base(self, ids: Iterable[int]) -> list[str]:
         """Base token strings of a sequence of ids (for grammar checks and debugging)."""
         table = self.base_tokens

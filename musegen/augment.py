@@ -1,0 +1,55 @@
+"""Parallel-mode augmentation: a piece, from one of its bar lines on, moved to the other mode.
+
+A major piece's third and sixth are lowered (C major -> C harmonic minor: E->Eb, A->Ab, the
+leading tone kept); a minor piece's third, sixth and seventh are raised (C minor -> C major).
+The piece's mood label becomes the other valence of the same arousal (happy <-> tense,
+calm <-> sad), so the label names the mode of what follows the switch.
+
+Why: in real music the labels and the opening always agree, so a model learns to read the mode
+off the notes and ignore the label. Asked for "sad" after a major seed, it stays major. Pieces
+that switch to the labelled mode at a bar line are the missing examples. The switch to the
+parallel key is an old device (Schubert, the Picardy third), so the music stays idiomatic.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from musegen.labels import find_key
+
+OTHER_VALENCE = {"happy": "tense", "tense": "happy", "calm": "sad", "sad": "calm"}
+MODE_OF_MOOD = {"happy": "major", "calm": "major", "tense": "minor", "sad": "minor"}
+
+# Semitones added to each pitch class above the tonic.
+_TO_MINOR = {4: -1, 9: -1}
+_TO_MAJOR = {3: +1, 8: +1, 10: +1}
+_PITCH_RANGE = (21, 108)  # the tokenizer's
+
+
+def base_key(tokens: Sequence[str]) -> tuple[int, str]:
+    """(tonic, mode) of the pitched notes in base tokens (drums have PitchDrum tokens)."""
+    hist = np.zeros(12)
+    for t in tokens:
+        if t.startswith("Pitch_"):
+            hist[int(t[6:]) % 12] += 1
+    tonic, mode, _ = find_key(hist)
+    return tonic, mode
+
+
+def switch_mode(tokens: Sequence[str], tonic: int, mode: str, from_bar: int) -> list[str]:
+    """The base tokens with every pitched note after the `from_bar`-th Bar token (0 = all)
+    moved from `mode` on `tonic` to the parallel mode. Drums and timing are untouched."""
+    shift = _TO_MINOR if mode == "major" else _TO_MAJOR
+    out, bars = [], 0
+    for t in tokens:
+        if t.startswith("Bar_"):
+            bars += 1
+        elif t.startswith("Pitch_") and bars > from_bar:
+            pitch = int(t[6:])
+            moved = pitch + shift.get((pitch - tonic) % 12, 0)
+            if _PITCH_RANGE[0] <= moved <= _PITCH_RANGE[1]:
+                t = f"Pitch_{moved}"
+        out.append(t)
+    return out
