@@ -1,4 +1,6 @@
-"""Parallel-mode augmentation: a piece, from one of its bar lines on, moved to the other mode.
+"""Training augmentations on base tokens: a switch to the parallel mode, a piano reduction.
+
+Parallel mode: a piece, from one of its bar lines on, is moved to the other mode.
 
 A major piece's third and sixth are lowered (C major -> C harmonic minor: E->Eb, A->Ab, the
 leading tone kept); a minor piece's third, sixth and seventh are raised (C minor -> C major).
@@ -52,4 +54,56 @@ def switch_mode(tokens: Sequence[str], tonic: int, mode: str, from_bar: int) -> 
             if _PITCH_RANGE[0] <= moved <= _PITCH_RANGE[1]:
                 t = f"Pitch_{moved}"
         out.append(t)
+    return in_note_order(out)
+
+
+def to_piano(tokens: Sequence[str]) -> list[str]:
+    """Every pitched part played by one piano (GM program 0); drums stay drums.
+
+    Why: users' seeds are very often piano, and a continuation keeps the seed's instruments,
+    but the corpus has its chorales on a choir, its fiddle tunes on a fiddle and so on. Piano
+    reductions of every style teach the model what each style sounds like on a piano.
+    """
+    program = "Program_-1"
+    return in_note_order([t if not t.startswith("Program_") or t == program else "Program_0"
+                          for t in tokens])  # fmt: skip
+
+
+def in_note_order(tokens: Sequence[str]) -> list[str]:
+    """Notes at each position in the tokenizer's order: by program (in order of appearance),
+    then strictly rising pitch; a second note of one pitch and program there is dropped."""
+    out: list[str] = []
+    notes: list[list[str]] = []  # each [Program_, Pitch_ or PitchDrum_, Velocity_, Duration_]
+
+    def flush() -> None:
+        rank: dict[str, int] = {}
+        for note in notes:
+            rank.setdefault(note[0], len(rank))
+        seen = set()
+        for note in sorted(notes, key=lambda n: (rank[n[0]], _sort_pitch(n))):
+            key = (note[0], _pitch(note))
+            if key[1] is None or key not in seen:
+                out.extend(note)
+                seen.add(key)
+        notes.clear()
+
+    for t in tokens:
+        if t.startswith("Program_"):
+            notes.append([t])
+        elif notes and t.startswith(("Pitch", "Velocity_", "Duration_")):
+            notes[-1].append(t)
+        else:
+            flush()
+            out.append(t)
+    flush()
     return out
+
+
+def _sort_pitch(note: list[str]) -> int:
+    pitch = _pitch(note)
+    return -1 if pitch is None else pitch  # drums: a stable sort keeps their order
+
+
+def _pitch(note: list[str]) -> int | None:
+    """The pitch of a pitched note's tokens; None for a drum note (its order is kept)."""
+    return int(note[1][6:]) if len(note) > 1 and note[1].startswith("Pitch_") else None

@@ -61,6 +61,8 @@ class TrainConfig:
     # Share of training pieces switched to the parallel mode at an early bar line and labelled
     # with the other valence (musegen.augment): examples of following the mood over the seed.
     mode_switch: float = 0.0
+    # Share of training pieces reduced to one piano (musegen.augment): seeds are often piano.
+    piano_share: float = 0.0
 
     def __post_init__(self) -> None:
         checks = [
@@ -77,6 +79,7 @@ class TrainConfig:
             ("opening_tokens", self.opening_tokens >= 0, ">= 0"),
             ("ema_decay", 0 <= self.ema_decay < 1, "in [0, 1)"),
             ("mode_switch", 0 <= self.mode_switch <= 1, "in [0, 1]"),
+            ("piano_share", 0 <= self.piano_share <= 1, "in [0, 1]"),
             ("ema_decay", not (self.ema_decay and self.strategy == "fsdp"), "0 with fsdp"),
             ("val_every", self.val_every >= 1, ">= 1"),
             ("checkpoint_every", self.checkpoint_every >= 1, ">= 1"),

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from musegen.augment import MODE_OF_MOOD, OTHER_VALENCE, base_key, switch_mode
+from musegen.augment import MODE_OF_MOOD, OTHER_VALENCE, base_key, switch_mode, to_piano
 from musegen.corpus import read_manifest
 from musegen.tokenizer import MOOD, MuseTokenizer
 
@@ -199,6 +199,7 @@ class WindowSampler:
     opening_tokens: int = 48
     mode_switch: float = 0.0  # share of pieces switched to the parallel mode (musegen.augment)
     switch_max_bar: int = 16  # the switch falls on one of the first bar lines, 0 = from the start
+    piano_share: float = 0.0  # share of pieces reduced to one piano (musegen.augment)
 
     def __post_init__(self) -> None:
         self.pieces = self.shards.pieces(self.split)
@@ -256,6 +257,7 @@ class WindowSampler:
         went to padding.
         """
         rng = np.random.default_rng([self.seed, k])
+        tok = self.shards.tokenizer
         seq: list[np.ndarray] = []
         cond_positions: list[int] = []
         used = 0
@@ -270,6 +272,8 @@ class WindowSampler:
             cond = self._conditions(i, rng)
             if self.mode_switch and rng.random() < self.mode_switch:
                 ids, cond = self._switch_mode(i, ids, cond, rng)
+            if self.piano_share and rng.random() < self.piano_share:
+                ids = np.asarray(tok.from_base(to_piano(tok.to_base(ids))))
             cond_positions += [used, used + 1]
             part = np.concatenate([cond, ids, [self.eos]])
             seq.append(part)

@@ -3,7 +3,14 @@ from __future__ import annotations
 import numpy as np
 from symusic import Note, Score, Track
 
-from musegen.augment import MODE_OF_MOOD, OTHER_VALENCE, base_key, switch_mode
+from musegen.augment import (
+    MODE_OF_MOOD,
+    OTHER_VALENCE,
+    base_key,
+    in_note_order,
+    switch_mode,
+    to_piano,
+)
 from musegen.data import Shards, WindowSampler
 from musegen.labels import find_key, pitch_class_histogram
 
@@ -71,3 +78,49 @@ def test_switched_windows_carry_the_other_valence_even_when_labels_drop(small_sh
         key_mode = base_key(tok.to_base(ids))[1]
         expected = OTHER_VALENCE[mood] if key_mode == MODE_OF_MOOD[mood] else None
         assert (mood_of.get(cond[1]) if cond[1] else None) == expected
+
+
+def _ensemble(tpq: int) -> Score:
+    """A bar of 4/4: strings (program 48) and a flute (73) in unison on beat 1, the flute a third
+    above on beat 2, with a kick."""
+    score = Score(tpq)
+    strings, flute, drums = (
+        Track("strings", 48, False),
+        Track("flute", 73, False),
+        Track("d", 0, True),
+    )
+    strings.notes.extend([Note(0, tpq, 67, 80), Note(tpq, tpq, 64, 80)])
+    flute.notes.extend([Note(0, tpq, 67, 80), Note(tpq, tpq, 60, 80)])
+    drums.notes.append(Note(0, tpq, 36, 100))
+    score.tracks.extend([strings, flute, drums])
+    return score
+
+
+def test_piano_reduction_keeps_drums_and_the_tokenizers_note_order(small_shards):
+    tok = Shards.open(small_shards).tokenizer
+    base = tok.to_base(tok.encode(_ensemble(tok.remi.time_division)))
+    assert in_note_order(base) == base  # what the tokenizer writes is already in order
+    piano = to_piano(base)
+    assert {t for t in piano if t.startswith("Program_")} == {"Program_0", "Program_-1"}
+    reduced = tok.decode(tok.from_base(piano))
+    pitched = [t for t in reduced.tracks if not t.is_drum]
+    assert [t.program for t in pitched] == [0]
+    assert [(n.time, n.pitch) for n in pitched[0].notes] == [
+        (0, 67),
+        (tok.remi.time_division, 60),
+        (tok.remi.time_division, 64),
+    ]  # the unison G is played once; beat 2 in rising pitch, as a piano score encodes it
+    assert [n.pitch for t in reduced.tracks if t.is_drum for n in t.notes] == [36]
+    direct = _ensemble(tok.remi.time_division)
+    for track in direct.tracks:
+        track.program = 0 if not track.is_drum else track.program
+    assert piano == tok.to_base(tok.encode(direct))  # the same tokens as encoding a piano score
+
+
+def test_reduced_windows_are_piano_only(small_shards):
+    shards = Shards.open(small_shards)
+    tok = shards.tokenizer
+    sampler = WindowSampler(shards, "train", 256, condition_dropout=0.0, seed=4, piano_share=1.0)
+    programs = {b for k in range(8) for b in tok.to_base(sampler.window(k)[0])
+                if b.startswith("Program_")}  # fmt: skip
+    assert programs and programs <= {"Program_0", "Program_-1"}
