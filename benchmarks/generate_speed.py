@@ -10,6 +10,10 @@ round, then --repeats timed rounds, medians reported:
   HF GPT2 cache     GPT2LMHeadModel.generate(use_cache=True, do_sample=False,
                     min_new_tokens=max_new_tokens=N): same n_embd, n_layer, heads, context
                     and vocabulary, random weights (speed does not depend on the weights)
+  musegen cache, compiled    the first row with the model compiled by torch.compile
+                    (musegen.model.compiled_for_decoding, MuseGen(compile=True)); its
+                    warm-up round holds the one-time compile, reported as compile_seconds;
+                    skipped with --no-compile
   musegen cache, 2 threads   with --thread-check: the first row on two threads
 
 Then the end-to-end number: MuseGen.continue_midi(seed, bars=8) with its default sampling,
@@ -22,7 +26,7 @@ machine shared with another job it waits for a busy core at every op (measured w
 --thread-check on such a machine: 2 threads decoded 30x slower than 1).
 
     python benchmarks/generate_speed.py [--checkpoint checkpoints/default] [--new-tokens 256]
-        [--repeats 5] [--threads 1] [--thread-check] [--seed-midi PATH]
+        [--repeats 5] [--threads 1] [--thread-check] [--no-compile] [--seed-midi PATH]
         [--out benchmarks/results/generate_speed.json]
 """
 
@@ -43,6 +47,7 @@ from symusic import Note, Score, Tempo, TimeSignature, Track
 
 from musegen.api import MuseGen
 from musegen.checkpoint import Checkpoint, load
+from musegen.model import compiled_for_decoding
 from musegen.sampling import SamplingConfig, generate
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -91,10 +96,10 @@ def decoding(args, ckpt: Checkpoint, seed: Score) -> dict:
     torch.manual_seed(0)
     hf = hf_model(cfg, eos_id=tok.eos_id).eval()
 
-    def ours(use_cache: bool) -> Callable[[], torch.Tensor]:
+    def ours(use_cache: bool, net=model) -> Callable[[], torch.Tensor]:
         gen = torch.Generator().manual_seed(0)
         return lambda: generate(
-            model,
+            net,
             prompt,
             max_new_tokens=n,
             sampling=greedy,
@@ -121,10 +126,14 @@ def decoding(args, ckpt: Checkpoint, seed: Score) -> dict:
         "musegen_no_cache": (ours(False), args.threads),
         "hf_gpt2_cache": (theirs, args.threads),
     }
+    if args.compile:
+        contenders["musegen_cache_compiled"] = (ours(True, compiled_for_decoding(model)),
+                                                args.threads)  # fmt: skip
     if args.thread_check and (os.cpu_count() or 1) >= 2 and args.threads != 2:
         contenders["musegen_cache_2_threads"] = (ours(True), 2)
     times: dict[str, list[float]] = {k: [] for k in contenders}
     outputs: dict[str, torch.Tensor] = {}
+    warm_up: dict[str, float] = {}
     names = list(contenders)
     for r in range(args.repeats + 1):  # round 0 warms up and is not counted
         for name in names[r % len(names) :] + names[: r % len(names)]:
@@ -136,6 +145,8 @@ def decoding(args, ckpt: Checkpoint, seed: Score) -> dict:
             outputs[name] = out
             if r > 0:
                 times[name].append(seconds)
+            else:
+                warm_up[name] = seconds
     torch.set_num_threads(args.threads)
     for name, out in outputs.items():
         if out.shape[1] != prompt.shape[1] + n:
@@ -155,6 +166,16 @@ def decoding(args, ckpt: Checkpoint, seed: Score) -> dict:
         """Median over rounds of the ratio within a round: steadier than a ratio of medians."""
         return statistics.median(s / f for s, f in zip(times[slow], times[fast], strict=True))
 
+    compiled = {}
+    if "musegen_cache_compiled" in rows:
+        compiled = {
+            "compile_seconds": warm_up["musegen_cache_compiled"],
+            "compiled_matches_eager": bool(
+                torch.equal(outputs["musegen_cache_compiled"], outputs["musegen_cache"])
+            ),
+            "ratio_compiled_over_hf": tps["musegen_cache_compiled"] / tps["hf_gpt2_cache"],
+            "paired_ratio_compiled_over_hf": paired("hf_gpt2_cache", "musegen_cache_compiled"),
+        }
     return {
         "prompt_tokens": prompt.shape[1],
         "new_tokens": n,
@@ -167,6 +188,7 @@ def decoding(args, ckpt: Checkpoint, seed: Score) -> dict:
         "ratio_cache_over_no_cache": tps["musegen_cache"] / tps["musegen_no_cache"],
         "paired_ratio_musegen_over_hf": paired("hf_gpt2_cache", "musegen_cache"),
         "paired_ratio_cache_over_no_cache": paired("musegen_no_cache", "musegen_cache"),
+        **compiled,
     }
 
 
@@ -212,6 +234,10 @@ def main() -> None:
         action="store_true",
         help="add a row: musegen with cache on 2 threads (slow on a busy 2-core machine)",
     )
+    parser.add_argument(
+        "--no-compile", dest="compile", action="store_false",
+        help="skip the compiled row (its warm-up compiles for tens of seconds)",
+    )  # fmt: skip
     parser.add_argument("--seed-midi", default=None, help="seed file (default: built-in chorale)")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
@@ -252,6 +278,13 @@ def main() -> None:
         f"{dec['paired_ratio_cache_over_no_cache']:.2f}\n"
         f"cache and no-cache outputs identical: {dec['cache_matches_no_cache']}"
     )
+    if "compile_seconds" in dec:
+        print(
+            f"compiled / HF: {dec['ratio_compiled_over_hf']:.2f} of medians, "
+            f"{dec['paired_ratio_compiled_over_hf']:.2f} median per round; compiling took "
+            f"{dec['compile_seconds']:.1f} s once; compiled output identical to eager: "
+            f"{dec['compiled_matches_eager']}"
+        )
     print(
         f"continue_midi, {e2e['bars']} bars: {e2e['median_wall_seconds']:.3f} s "
         f"({e2e['seconds_per_bar']:.3f} s/bar), {e2e['median_generated_tokens']:.0f} tokens "

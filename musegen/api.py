@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from symusic import Score
@@ -77,15 +77,33 @@ class Continuation(MidiResult):
 class MuseGen:
     """A loaded checkpoint that continues seeds."""
 
-    def __init__(self, checkpoint: Checkpoint):
+    def __init__(self, checkpoint: Checkpoint, compile: bool = False):
+        if compile:
+            import shutil
+
+            from musegen.errors import InputError
+            from musegen.model import compiled_for_decoding
+
+            if not shutil.which(os.environ.get("CXX", "g++")):
+                raise InputError(
+                    "compiling the model needs a C++ compiler (g++): install one "
+                    "(Debian/Ubuntu: apt-get install g++) or do not compile"
+                )
+            checkpoint = replace(checkpoint, model=compiled_for_decoding(checkpoint.model))
         self.checkpoint = checkpoint
 
     @classmethod
     def from_pretrained(
-        cls, path_or_name: str | os.PathLike | None = None, device: str = "cpu"
-    ) -> MuseGen:
-        """Load a checkpoint folder or a name under checkpoints/; None = the shipped default."""
-        return cls(load(path_or_name, device=device))
+        cls, path_or_name: str | os.PathLike | None = None, device: str = "cpu",
+        compile: bool = False,
+    ) -> MuseGen:  # fmt: skip
+        """Load a checkpoint folder or a name under checkpoints/; None = the shipped default.
+
+        compile=True compiles the model with torch.compile: decoding is faster (see the README's
+        speed table), after a one-time cost of tens of seconds; for batch work. Needs a C++
+        compiler (g++).
+        """
+        return cls(load(path_or_name, device=device), compile=compile)
 
     @property
     def styles(self) -> list[str]:

@@ -391,6 +391,7 @@ def evaluate(
     guidance: float = typer.Option(3.0, help="the higher guidance tried for style control"),
     device: str = typer.Option("cpu", help="cpu | cuda"),
     threads: int = typer.Option(1, min=1, help="CPU threads for the model"),
+    compile: bool = typer.Option(False, "--compile", help="torch.compile the model (needs g++)"),
     readme: Path | None = typer.Option(None, help="also put the headline table into this README"),
 ) -> None:
     """Evaluate a checkpoint on the held-out split: likelihood vs n-gram, realism, style and
@@ -402,7 +403,7 @@ def evaluate(
     cfg = EvalConfig(
         out=out, checkpoint=checkpoint, corpus=corpus_dir, shards=shards, quick=quick,
         seeds_per_style=seeds_per_style, seed=seed, max_windows=max_windows, guidance=guidance,
-        device=device, threads=threads,
+        device=device, threads=threads, compile=compile,
     )  # fmt: skip
     if readme is not None and (not readme.is_file() or README_START not in readme.read_text()):
         fail(f"{readme} has no {README_START} ... {README_END} block for the results table")

@@ -383,7 +383,10 @@ class MuseTransformer(nn.Module):
         if self.condition_proj is None:
             return None
         group_of = self.condition_group_of
+        # Compiled (see compiled_for_decoding), recomputing is fused and cheap, while the test
+        # below would be a data-dependent branch that splits the graph.
         if (cache is not None and cache.condition_terms is not None and idx.shape[1] == 1
+                and not torch.compiler.is_compiling()
                 and not bool((group_of[idx] >= 0).any())):  # fmt: skip
             return cache.condition_terms
         groups = len(self.config.condition_groups)
@@ -395,6 +398,17 @@ class MuseTransformer(nn.Module):
             cache.conditions = ids[:, -1]  # (B, G)
             cache.condition_terms = [t[:, -1:] for t in terms]  # (B, 1, C) each
         return terms
+
+
+def compiled_for_decoding(model: MuseTransformer) -> MuseTransformer:
+    """The model compiled by torch.compile for many decoding steps (opt-in: `compile=True`).
+
+    Decoding a small model on a CPU is bound by per-op overhead, not arithmetic; compiled, each
+    step is a few fused kernels. Compiling costs tens of seconds once per process (less when
+    torch's on-disk cache holds it), so it pays off for batch work, not for one continuation.
+    Positions are dynamic, so one compiled graph serves every step. Needs a C++ compiler.
+    """
+    return torch.compile(model, dynamic=True)  # delegates .config, .new_cache, ... to model
 
 
 def lm_loss(logits: Tensor, targets: Tensor, ignore_index: int = -100) -> Tensor:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 import mido
 import pretty_midi
 import pytest
@@ -147,3 +149,17 @@ def test_long_seed_is_cut_at_a_bar_line_with_a_notice(mg):
     result = mg.continue_midi(seed_score(bars=60), bars=1, seed=1, notice=notices.append)
     assert notices and "bar line" in notices[0]
     assert result.provenance["prompt_tokens"] <= mg.checkpoint.model.config.context
+
+
+@pytest.mark.skipif(shutil.which("g++") is None, reason="torch.compile needs a C++ compiler")
+def test_compiled_model_continues_exactly_like_the_eager_one(tiny_checkpoint, monkeypatch):
+    eager = MuseGen.from_pretrained(tiny_checkpoint)
+    compiled = MuseGen.from_pretrained(tiny_checkpoint, compile=True)
+    assert compiled.checkpoint.model is not eager.checkpoint.model
+    # guided: the prompt and its unconditioned copy decode as one batch of two
+    a = eager.continue_midi(seed_score(), bars=2, seed=4, mood="sad", guidance=2.0)
+    b = compiled.continue_midi(seed_score(), bars=2, seed=4, mood="sad", guidance=2.0)
+    assert a.to_bytes() == b.to_bytes()
+    monkeypatch.setenv("CXX", "/nonexistent/c++")
+    with pytest.raises(InputError, match="C\\+\\+ compiler"):
+        MuseGen.from_pretrained(tiny_checkpoint, compile=True)
