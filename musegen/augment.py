@@ -1,4 +1,5 @@
-"""Training augmentations on base tokens: a switch to the parallel mode, a piano reduction.
+"""Training augmentations on base tokens: a switch to the parallel mode, a piano reduction,
+a transposition.
 
 Parallel mode: a piece, from one of its bar lines on, is moved to the other mode.
 
@@ -67,6 +68,23 @@ def to_piano(tokens: Sequence[str]) -> list[str]:
     program = "Program_-1"
     return in_note_order([t if not t.startswith("Program_") or t == program else "Program_0"
                           for t in tokens])  # fmt: skip
+
+
+def transpose(tokens: Sequence[str], semitones: int) -> list[str] | None:
+    """Every pitched note moved by `semitones` (drums stay); None if one would leave the range.
+
+    The usual regulariser of symbolic-music models (Music Transformer, MuseNet): the corpus
+    has each tune in one or two keys, and a model that has seen it a few times learns them.
+    """
+    out = []
+    for t in tokens:
+        if t.startswith("Pitch_"):
+            pitch = int(t[6:]) + semitones
+            if not _PITCH_RANGE[0] <= pitch <= _PITCH_RANGE[1]:
+                return None
+            t = f"Pitch_{pitch}"
+        out.append(t)
+    return out
 
 
 def in_note_order(tokens: Sequence[str]) -> list[str]:

@@ -137,7 +137,8 @@ def train(
     min_lr_ratio weight_decay warmup_steps max_steps grad_clip condition_dropout style_power
     val_every val_windows checkpoint_every accelerator devices num_nodes strategy precision
     compile num_workers threads seed init_from unconditioned condition_every_layer
-    opening_weight opening_tokens ema_decay mode_switch piano_share.
+    opening_weight opening_tokens ema_decay mode_switch piano_share transpose_share
+    transpose_range.
     """
     from musegen.config import TrainConfig, coerce
     from musegen.training import fit

@@ -63,6 +63,9 @@ class TrainConfig:
     mode_switch: float = 0.0
     # Share of training pieces reduced to one piano (musegen.augment): seeds are often piano.
     piano_share: float = 0.0
+    # Share of training pieces transposed by 1 to transpose_range semitones up or down.
+    transpose_share: float = 0.0
+    transpose_range: int = 3
 
     def __post_init__(self) -> None:
         checks = [
@@ -80,6 +83,8 @@ class TrainConfig:
             ("ema_decay", 0 <= self.ema_decay < 1, "in [0, 1)"),
             ("mode_switch", 0 <= self.mode_switch <= 1, "in [0, 1]"),
             ("piano_share", 0 <= self.piano_share <= 1, "in [0, 1]"),
+            ("transpose_share", 0 <= self.transpose_share <= 1, "in [0, 1]"),
+            ("transpose_range", 1 <= self.transpose_range <= 12, "in [1, 12]"),
             ("ema_decay", not (self.ema_decay and self.strategy == "fsdp"), "0 with fsdp"),
             ("val_every", self.val_every >= 1, ">= 1"),
             ("checkpoint_every", self.checkpoint_every >= 1, ">= 1"),

@@ -17,7 +17,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from musegen.augment import MODE_OF_MOOD, OTHER_VALENCE, base_key, switch_mode, to_piano
+from musegen.augment import (
+    MODE_OF_MOOD,
+    OTHER_VALENCE,
+    base_key,
+    switch_mode,
+    to_piano,
+    transpose,
+)
 from musegen.corpus import read_manifest
 from musegen.tokenizer import MOOD, MuseTokenizer
 
@@ -200,6 +207,8 @@ class WindowSampler:
     mode_switch: float = 0.0  # share of pieces switched to the parallel mode (musegen.augment)
     switch_max_bar: int = 16  # the switch falls on one of the first bar lines, 0 = from the start
     piano_share: float = 0.0  # share of pieces reduced to one piano (musegen.augment)
+    transpose_share: float = 0.0  # share of pieces transposed by 1..transpose_range semitones
+    transpose_range: int = 3
 
     def __post_init__(self) -> None:
         self.pieces = self.shards.pieces(self.split)
@@ -257,7 +266,6 @@ class WindowSampler:
         went to padding.
         """
         rng = np.random.default_rng([self.seed, k])
-        tok = self.shards.tokenizer
         seq: list[np.ndarray] = []
         cond_positions: list[int] = []
         used = 0
@@ -270,10 +278,8 @@ class WindowSampler:
                 candidates = bar_starts[bar_starts <= max(0, len(ids) - body // 2)]
                 ids = ids[int(rng.choice(candidates)) if len(candidates) else 0 :]
             cond = self._conditions(i, rng)
-            if self.mode_switch and rng.random() < self.mode_switch:
-                ids, cond = self._switch_mode(i, ids, cond, rng)
-            if self.piano_share and rng.random() < self.piano_share:
-                ids = np.asarray(tok.from_base(to_piano(tok.to_base(ids))))
+            if self.mode_switch or self.piano_share or self.transpose_share:
+                ids, cond = self._augment(i, ids, cond, rng)
             cond_positions += [used, used + 1]
             part = np.concatenate([cond, ids, [self.eos]])
             seq.append(part)
@@ -305,25 +311,47 @@ class WindowSampler:
             mood = self.any_mood
         return [style, mood]
 
-    def _switch_mode(
+    def _augment(
         self, i: int, ids: np.ndarray, cond: list[int], rng: np.random.Generator
     ) -> tuple[np.ndarray, list[int]]:
+        """Piece i's ids (from a bar line on) and labels after the augmentations drawn for it:
+        a switch to the parallel mode, a piano reduction, a transposition (musegen.augment)."""
+        tok = self.shards.tokenizer
+        switch = self.mode_switch and rng.random() < self.mode_switch
+        piano = self.piano_share and rng.random() < self.piano_share
+        shift = 0
+        if self.transpose_share and rng.random() < self.transpose_share:
+            shift = int(rng.choice([s for s in range(-self.transpose_range,
+                                                     self.transpose_range + 1) if s]))  # fmt: skip
+        if not (switch or piano or shift):
+            return ids, cond
+        base = tok.to_base(ids)
+        if switch:
+            base, cond = self._switch_mode(i, base, cond, rng)
+        if piano:
+            base = to_piano(base)
+        if shift:
+            base = transpose(base, shift) or base  # None: a note would leave the range
+        return np.asarray(tok.from_base(base)), cond
+
+    def _switch_mode(
+        self, i: int, base: list[str], cond: list[int], rng: np.random.Generator
+    ) -> tuple[list[str], list[int]]:
         """The piece (from a random early bar line on) in the parallel mode, labelled with the
         other valence; unchanged when its label or its notes do not name a clear mode."""
         tok, mood = self.shards.tokenizer, self.pieces[i]["mood"]
         if mood not in MODE_OF_MOOD or OTHER_VALENCE[mood] not in tok.moods:
-            return ids, cond
+            return base, cond
         if i not in self.keys:
             self.keys[i] = base_key(tok.to_base(self.shards.piece_tokens(self.pieces[i])))
         tonic, mode = self.keys[i]
         if mode != MODE_OF_MOOD[mood]:
-            return ids, cond
-        base = tok.to_base(ids)
+            return base, cond
         bars = sum(t.startswith("Bar_") for t in base)
         from_bar = int(rng.integers(0, max(1, min(bars, self.switch_max_bar + 1))))
-        switched = tok.from_base(switch_mode(base, tonic, mode, from_bar))
         # The new label is kept even when labels are dropped: an unlabelled switch is noise.
-        return np.asarray(switched), [cond[0], tok.token_id(f"{MOOD}_{OTHER_VALENCE[mood]}")]
+        other = tok.token_id(f"{MOOD}_{OTHER_VALENCE[mood]}")
+        return switch_mode(base, tonic, mode, from_bar), [cond[0], other]
 
     def _pack(self, cond: list[int], ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """One piece (or its chunk) alone, padded: the fixed evaluation windows."""

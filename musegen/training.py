@@ -148,6 +148,7 @@ class ShardData(L.LightningDataModule):
             self.shards, "train", self.context, dropout, cfg.style_power, cfg.seed,
             opening_weight=cfg.opening_weight, opening_tokens=cfg.opening_tokens,
             mode_switch=cfg.mode_switch, piano_share=cfg.piano_share,
+            transpose_share=cfg.transpose_share, transpose_range=cfg.transpose_range,
         )  # fmt: skip
         val_sampler = WindowSampler(self.shards, "validation", self.context, 0.0, seed=cfg.seed)
         if cfg.unconditioned:

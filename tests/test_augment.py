@@ -10,6 +10,7 @@ from musegen.augment import (
     in_note_order,
     switch_mode,
     to_piano,
+    transpose,
 )
 from musegen.data import Shards, WindowSampler
 from musegen.labels import find_key, pitch_class_histogram
@@ -74,7 +75,7 @@ def test_switched_windows_carry_the_other_valence_even_when_labels_drop(small_sh
     # a piece is switched only when its label and its notes agree on the mode
     for i, piece in enumerate(switched.pieces[:20]):
         ids, mood = shards.piece_tokens(piece), piece["mood"]
-        _, cond = switched._switch_mode(i, ids, [0, 0], np.random.default_rng(0))
+        _, cond = switched._switch_mode(i, tok.to_base(ids), [0, 0], np.random.default_rng(0))
         key_mode = base_key(tok.to_base(ids))[1]
         expected = OTHER_VALENCE[mood] if key_mode == MODE_OF_MOOD[mood] else None
         assert (mood_of.get(cond[1]) if cond[1] else None) == expected
@@ -124,3 +125,25 @@ def test_reduced_windows_are_piano_only(small_shards):
     programs = {b for k in range(8) for b in tok.to_base(sampler.window(k)[0])
                 if b.startswith("Program_")}  # fmt: skip
     assert programs and programs <= {"Program_0", "Program_-1"}
+
+
+def test_transposition_moves_pitched_notes_only_and_stays_in_range(small_shards):
+    shards = Shards.open(small_shards)
+    tok = shards.tokenizer
+    base = tok.to_base(tok.encode(_scale_with_drums(tok.remi.time_division)))
+    up = transpose(base, 2)
+    pitched = [int(t[6:]) for t in base if t.startswith("Pitch_")]
+    assert [int(t[6:]) for t in up if t.startswith("Pitch_")] == [p + 2 for p in pitched]
+    assert [t for t in up if not t.startswith("Pitch_")] == [
+        t for t in base if not t.startswith("Pitch_")
+    ]  # drums (PitchDrum), timing and programs untouched
+    assert transpose(["Pitch_107"], 2) is None and transpose(["Pitch_22"], -2) is None
+    plain = WindowSampler(shards, "train", 256, condition_dropout=0.0, seed=5)
+    moved = WindowSampler(shards, "train", 256, condition_dropout=0.0, seed=5, transpose_share=1.0)
+    shifts = set()
+    for k in range(6):
+        a = [int(t[6:]) for t in tok.to_base(plain.window(k)[0]) if t.startswith("Pitch_")]
+        b = [int(t[6:]) for t in tok.to_base(moved.window(k)[0]) if t.startswith("Pitch_")]
+        n = min(len(a), len(b), 8)  # the first piece's first notes; BPE may shift the cut
+        shifts |= {y - x for x, y in zip(a[:n], b[:n], strict=True)}
+    assert shifts and shifts <= {-3, -2, -1, 1, 2, 3} and len(shifts) > 1
