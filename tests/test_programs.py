@@ -82,3 +82,26 @@ def test_continuation_writes_back_onto_the_seed_tracks(tiny_checkpoint):
     # an explicit --programs choice is the user's: no stand-ins
     chosen = mg.continue_midi(seed, bars=1, style=style, seed=3, programs=[0])
     assert chosen.provenance["program_stand_ins"] == {}
+
+
+def test_piano_reductions_make_the_piano_known_for_every_style():
+    from musegen.programs import known_programs, with_piano_reductions
+
+    stats = {
+        "-1": {"share": 0.2, "mean_pitch": 40.0, "styles": {"groove": 0.5}},
+        "52": {"share": 0.4, "mean_pitch": 60.0, "styles": {"chorale": 1.0}},
+        "110": {"share": 0.4, "mean_pitch": 72.0, "styles": {"fiddle": 0.8, "groove": 0.5}},
+    }
+    assert with_piano_reductions(stats, 0.0) is stats
+    mixed = with_piano_reductions(stats, 0.25)
+    assert abs(sum(s["share"] for s in mixed.values()) - 1.0) < 1e-9
+    assert mixed["-1"] == stats["-1"]  # drums are not reduced
+    assert abs(mixed["0"]["share"] - 0.25 * 0.8) < 1e-9
+    assert abs(mixed["0"]["mean_pitch"] - 66.0) < 1e-9
+    expected = {"chorale": 0.25, "fiddle": 0.2, "groove": 0.125}
+    assert mixed["0"]["styles"] == pytest.approx(expected)
+    assert (
+        mixed["52"]["share"] == pytest.approx(0.3) and stats["52"]["share"] == 0.4
+    )  # input left alone
+    assert all(0 in known_programs(mixed, style) for style in ("chorale", "fiddle", "groove"))
+    assert 0 not in known_programs(stats, "chorale")
