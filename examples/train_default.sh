@@ -29,5 +29,17 @@ musegen train --config examples/configs/cpu-small.yaml --out runs/stage3-inattn 
     --val-every 200 --checkpoint-every 50 --threads 1
 musegen export runs/stage3-inattn --name default --dtype bfloat16 --which last \
     --data data/cache --baseline runs/cpu-small-uncond --corpus data/corpus
+# Stage 5 (stage 4, a trial of --opening-weight, was not kept): 800 steps from stage 3 with
+# the three augmentations of musegen/augment.py (half the pieces transposed by up to 3
+# semitones, a quarter reduced to piano, a quarter switched to the parallel mode with the
+# other valence's label), then shipped as the average of its weights and stage 3's (export
+# reads stage 3 before it replaces the folder).
+musegen train --config examples/configs/cpu-small.yaml --out runs/stage5 \
+    --init-from checkpoints/default --lr 0.0003 --warmup-steps 30 --max-steps 800 \
+    --val-every 400 --checkpoint-every 50 --threads 1 \
+    --mode-switch 0.25 --piano-share 0.25 --transpose-share 0.5
+musegen export runs/stage5 --name default --dtype bfloat16 --which last \
+    --average-with checkpoints/default \
+    --data data/cache --baseline runs/cpu-small-uncond --corpus data/corpus
 musegen evaluate checkpoints/default --corpus data/corpus --shards data/cache \
     --out checkpoints/default/evaluation --seeds-per-style 2

@@ -109,6 +109,12 @@ def _instruments(stats: dict) -> list[str]:
 def _earlier_stages(training: dict) -> list[str]:
     """One line per checkpoint this run started from (fine-tuning, or a second stage)."""
     lines = []
+    averaged = training.get("averaged_with")
+    if averaged:
+        lines.append(
+            f"- weights: the average of this run's last ones and checkpoint "
+            f"`{averaged.get('name')}`'s (sha256 {str(averaged.get('sha256'))[:12]})"
+        )
     stage = training.get("initialised_from")
     while stage:
         earlier = stage.get("training", {})

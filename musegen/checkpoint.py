@@ -248,9 +248,14 @@ def lightning_state(ckpt_file: Path) -> tuple[dict, dict]:
 
 
 def export_run(run_dir: str | Path, out: str | Path, *, name: str, dtype: str = "bfloat16",
-               which: str = "best", extra: dict | None = None,
-               card: str | None = None) -> Path:  # fmt: skip
-    """Turn a training run folder into a checkpoint folder."""
+               which: str = "best", extra: dict | None = None, card: str | None = None,
+               average_with: str | Path | None = None) -> Path:  # fmt: skip
+    """Turn a training run folder into a checkpoint folder.
+
+    average_with: a checkpoint folder of the same network (typically the one the run started
+    from) whose weights are averaged with the run's, half and half ("model soup"): averaging
+    two points of one fine-tuning trajectory keeps much of what each learned (see README).
+    """
     run_dir = Path(run_dir)
     ckpt = run_dir / "checkpoints" / f"{which}.ckpt"
     if not ckpt.exists():
@@ -261,8 +266,25 @@ def export_run(run_dir: str | Path, out: str | Path, *, name: str, dtype: str = 
     model = MuseTransformer(ModelConfig.from_dict(hparams["model_config"]))
     load_weights(model, state, ckpt)
     tokenizer = MuseTokenizer.load(run_dir / "tokenizer.json")
+    averaged = None
+    if average_with is not None:
+        # Read now: the export may be about to replace that very folder.
+        partner = load(average_with)
+        if partner.model_config != model.config or partner.tokenizer != tokenizer:
+            raise CheckpointError(
+                f"{average_with} is not the same network and vocabulary as {run_dir}; "
+                "average only checkpoints of one training lineage"
+            )
+        theirs, tied = partner.model.state_dict(), _tied_names(model)
+        with torch.no_grad():
+            for key, value in model.state_dict().items():
+                if key not in tied:  # a tied tensor once, not once per name
+                    value.copy_((value.float() + theirs[key].float()) / 2)
+        averaged = {"name": partner.name, "path": str(average_with), "sha256": partner.sha256}
     run = json.loads((run_dir / "run.json").read_text()) if (run_dir / "run.json").exists() else {}
     info = {"training": {**run, "exported_from": ckpt.name}, **(extra or {})}
+    if averaged is not None:
+        info["training"]["averaged_with"] = averaged
     init_from = run.get("train", {}).get("init_from")
     init = Path(init_from) if init_from else None
     if init is not None and (init / "config.json").exists():

@@ -195,6 +195,9 @@ def export(
         None, "--corpus", help="corpus: put its data card on the card"
     ),
     which: str = typer.Option("best", help="best (lowest validation loss) | last"),
+    average_with: Path | None = typer.Option(
+        None, help="checkpoint folder of the same network: ship the average of both weights"
+    ),
 ) -> None:
     """Turn a training run into a checkpoint folder (safetensors + JSON + card)."""
     import json
@@ -207,7 +210,7 @@ def export(
     if which not in ("best", "last"):
         fail(f"--which {which!r} is not best or last")
     target = export_run(run_dir, out or Path("checkpoints") / name, name=name, dtype=dtype,
-                        which=which)  # fmt: skip
+                        which=which, average_with=average_with)  # fmt: skip
     config = json.loads((target / "config.json").read_text())
     base = None
     if baseline is not None:

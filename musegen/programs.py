@@ -54,7 +54,12 @@ def program_stats(shards, split: str = "train") -> dict[str, dict]:
 
 def with_piano_reductions(stats: dict[str, dict], share: float) -> dict[str, dict]:
     """The statistics of a model trained with `share` of its pieces reduced to one piano
-    (TrainConfig.piano_share): that share of every pitched note counts as program 0's."""
+    (TrainConfig.piano_share): that share of every pitched note counts as program 0's.
+
+    The reductions do not count towards any style's own instruments: asked for a style, a
+    piano seed is still shown on that style's instruments, which steers the style more
+    (measured: classifier accuracy 0.30 with the piano shown as itself against 0.41 before).
+    """
     if not share:
         return stats
     pitched = {p: s for p, s in stats.items() if p != str(DRUMS)}
@@ -64,7 +69,6 @@ def with_piano_reductions(stats: dict[str, dict], share: float) -> dict[str, dic
     out = {p: dict(s, styles=dict(s["styles"])) for p, s in stats.items()}
     for p in pitched:
         out[p]["share"] *= 1 - share
-        out[p]["styles"] = {st: v * (1 - share) for st, v in out[p]["styles"].items()}
     piano = out.setdefault("0", {"share": 0.0, "mean_pitch": 0.0, "styles": {}})
     weights = {p: s["share"] for p, s in pitched.items()}
     mean_pitch = sum(pitched[p]["mean_pitch"] * w for p, w in weights.items()) / sum(
@@ -75,9 +79,6 @@ def with_piano_reductions(stats: dict[str, dict], share: float) -> dict[str, dic
         own + piano_share
     )
     piano["share"] = own + piano_share
-    for st in {st for s in pitched.values() for st in s["styles"]}:
-        of_style = sum(s["styles"].get(st, 0.0) for s in pitched.values())
-        piano["styles"][st] = piano["styles"].get(st, 0.0) + share * of_style
     return dict(sorted(out.items(), key=lambda kv: int(kv[0])))
 
 

@@ -214,3 +214,31 @@ def test_moving_average_of_the_weights_is_what_export_ships(tiny_checkpoint, sma
                  "--which", "last", "--dtype", "float32"]) == 0  # fmt: skip
     shipped = checkpoint.load(tmp_path / "ema").model.state_dict()[name]
     assert torch.equal(shipped, sd[f"ema.module.{name}"])
+
+
+def test_export_can_average_the_run_with_the_checkpoint_it_started_from(
+    tiny_checkpoint, small_shards, tmp_path
+):
+    import torch
+
+    from musegen import checkpoint
+    from musegen.cli import main
+
+    run = tmp_path / "run"
+    assert fine_tune(small_shards, run, tiny_checkpoint, "3e-3", "3") == 0
+    common = [str(run), "--which", "last", "--dtype", "float32"]
+    assert main(["export", *common, "--name", "end", "--out", str(tmp_path / "end")]) == 0
+    assert main(["export", *common, "--name", "soup", "--out", str(tmp_path / "soup"),
+                 "--average-with", str(tiny_checkpoint)]) == 0  # fmt: skip
+    start = checkpoint.load(tiny_checkpoint)
+    end, soup = checkpoint.load(tmp_path / "end"), checkpoint.load(tmp_path / "soup")
+    for name, value in soup.model.state_dict().items():  # the tied embedding included
+        half = (end.model.state_dict()[name] + start.model.state_dict()[name]) / 2
+        assert torch.allclose(value, half, atol=1e-6), name
+    assert not torch.allclose(end.model.wte.weight, start.model.wte.weight)
+    assert soup.config["training"]["averaged_with"]["sha256"] == start.sha256
+    assert "the average of this run's last ones" in (tmp_path / "soup" / "card.md").read_text()
+    other = tmp_path / "other"
+    assert main(["export", *common, "--name", "x", "--out", str(other),
+                 "--average-with", str(tmp_path / "missing")]) == 2  # fmt: skip
+    assert not other.exists()
