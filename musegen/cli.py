@@ -221,11 +221,9 @@ def export(
     shards_dir = data or Path(config.get("training", {}).get("train", {}).get("data", ""))
     if (shards_dir / "index.json").exists():  # which instruments it knows (musegen.programs)
         from musegen.data import Shards
-        from musegen.programs import program_stats, with_piano_reductions
+        from musegen.programs import program_stats
 
-        piano_share = config.get("training", {}).get("train", {}).get("piano_share", 0.0)
-        stats = program_stats(Shards.open(shards_dir))
-        config["programs"] = with_piano_reductions(stats, piano_share)
+        config["programs"] = program_stats(Shards.open(shards_dir))
     else:
         typer.echo(f"note: no token shards at {shards_dir}, so the checkpoint does not know which "
                    "instruments it was trained on and will not stand in known ones for unknown "

@@ -52,36 +52,6 @@ def program_stats(shards, split: str = "train") -> dict[str, dict]:
     return stats
 
 
-def with_piano_reductions(stats: dict[str, dict], share: float) -> dict[str, dict]:
-    """The statistics of a model trained with `share` of its pieces reduced to one piano
-    (TrainConfig.piano_share): that share of every pitched note counts as program 0's.
-
-    The reductions do not count towards any style's own instruments: asked for a style, a
-    piano seed is still shown on that style's instruments, which steers the style more
-    (measured: classifier accuracy 0.30 with the piano shown as itself against 0.41 before).
-    """
-    if not share:
-        return stats
-    pitched = {p: s for p, s in stats.items() if p != str(DRUMS)}
-    piano_share = share * sum(s["share"] for s in pitched.values())
-    if not pitched or piano_share <= 0:
-        return stats
-    out = {p: dict(s, styles=dict(s["styles"])) for p, s in stats.items()}
-    for p in pitched:
-        out[p]["share"] *= 1 - share
-    piano = out.setdefault("0", {"share": 0.0, "mean_pitch": 0.0, "styles": {}})
-    weights = {p: s["share"] for p, s in pitched.items()}
-    mean_pitch = sum(pitched[p]["mean_pitch"] * w for p, w in weights.items()) / sum(
-        weights.values()
-    )
-    own = piano["share"]  # program 0's own notes (after the scaling above)
-    piano["mean_pitch"] = (piano["mean_pitch"] * own + mean_pitch * piano_share) / (
-        own + piano_share
-    )
-    piano["share"] = own + piano_share
-    return dict(sorted(out.items(), key=lambda kv: int(kv[0])))
-
-
 def known_programs(stats: dict[str, dict], style: str | None = None) -> dict[int, float]:
     """Known program -> its mean pitch; with a style, the programs of that style if any."""
     known = {int(p): s["mean_pitch"] for p, s in stats.items() if s["share"] >= KNOWN_SHARE}

@@ -82,27 +82,3 @@ def test_continuation_writes_back_onto_the_seed_tracks(tiny_checkpoint):
     # an explicit --programs choice is the user's: no stand-ins
     chosen = mg.continue_midi(seed, bars=1, style=style, seed=3, programs=[0])
     assert chosen.provenance["program_stand_ins"] == {}
-
-
-def test_piano_reductions_make_the_piano_known_but_not_a_styles_own():
-    from musegen.programs import known_programs, with_piano_reductions
-
-    stats = {
-        "-1": {"share": 0.2, "mean_pitch": 40.0, "styles": {"groove": 0.5}},
-        "52": {"share": 0.4, "mean_pitch": 60.0, "styles": {"chorale": 1.0}},
-        "110": {"share": 0.4, "mean_pitch": 72.0, "styles": {"fiddle": 0.8, "groove": 0.5}},
-    }
-    assert with_piano_reductions(stats, 0.0) is stats
-    mixed = with_piano_reductions(stats, 0.25)
-    assert abs(sum(s["share"] for s in mixed.values()) - 1.0) < 1e-9
-    assert mixed["-1"] == stats["-1"]  # drums are not reduced
-    assert mixed["0"]["share"] == pytest.approx(0.25 * 0.8)
-    assert mixed["0"]["mean_pitch"] == pytest.approx(66.0)
-    assert mixed["52"]["share"] == pytest.approx(0.3) and stats["52"]["share"] == 0.4
-    assert 0 in known_programs(mixed) and 0 not in known_programs(stats)
-    assert all(0 not in known_programs(mixed, style) for style in ("chorale", "fiddle", "groove"))
-    piano_seed = Score(480)
-    piano_seed.tracks.append(Track("Piano", 0, False))
-    piano_seed.tracks[0].notes.append(Note(0, 480, 60, 80))
-    assert stand_ins(piano_seed, mixed, None) == {}  # shown as the piano it is
-    assert stand_ins(piano_seed, mixed, "chorale") == {0: 52}  # asked for chorale: a choir
