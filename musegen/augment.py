@@ -21,6 +21,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from musegen.labels import find_key
+from musegen.tokenizer import PITCH_RANGE
 
 OTHER_VALENCE = {"happy": "tense", "tense": "happy", "calm": "sad", "sad": "calm"}
 MODE_OF_MOOD = {"happy": "major", "calm": "major", "tense": "minor", "sad": "minor"}
@@ -28,7 +29,6 @@ MODE_OF_MOOD = {"happy": "major", "calm": "major", "tense": "minor", "sad": "min
 # Semitones added to each pitch class above the tonic.
 _TO_MINOR = {4: -1, 9: -1}
 _TO_MAJOR = {3: +1, 8: +1, 10: +1}
-_PITCH_RANGE = (21, 108)  # the tokenizer's
 
 
 def base_key(tokens: Sequence[str]) -> tuple[int, str]:
@@ -52,7 +52,7 @@ def switch_mode(tokens: Sequence[str], tonic: int, mode: str, from_bar: int) -> 
         elif t.startswith("Pitch_") and bars > from_bar:
             pitch = int(t[6:])
             moved = pitch + shift.get((pitch - tonic) % 12, 0)
-            if _PITCH_RANGE[0] <= moved <= _PITCH_RANGE[1]:
+            if PITCH_RANGE[0] <= moved < PITCH_RANGE[1]:
                 t = f"Pitch_{moved}"
         out.append(t)
     return in_note_order(out)
@@ -80,7 +80,7 @@ def transpose(tokens: Sequence[str], semitones: int) -> list[str] | None:
     for t in tokens:
         if t.startswith("Pitch_"):
             pitch = int(t[6:]) + semitones
-            if not _PITCH_RANGE[0] <= pitch <= _PITCH_RANGE[1]:
+            if not PITCH_RANGE[0] <= pitch < PITCH_RANGE[1]:
                 return None
             t = f"Pitch_{pitch}"
         out.append(t)

@@ -317,41 +317,39 @@ class WindowSampler:
         """Piece i's ids (from a bar line on) and labels after the augmentations drawn for it:
         a switch to the parallel mode, a piano reduction, a transposition (musegen.augment)."""
         tok = self.shards.tokenizer
-        switch = self.mode_switch and rng.random() < self.mode_switch
+        key = None
+        if self.mode_switch and rng.random() < self.mode_switch:
+            key = self._switch_key(i)
         piano = self.piano_share and rng.random() < self.piano_share
         shift = 0
         if self.transpose_share and rng.random() < self.transpose_share:
             shift = int(rng.choice([s for s in range(-self.transpose_range,
                                                      self.transpose_range + 1) if s]))  # fmt: skip
-        if not (switch or piano or shift):
+        if not (key or piano or shift):
             return ids, cond
         base = tok.to_base(ids)
-        if switch:
-            base, cond = self._switch_mode(i, base, cond, rng)
+        if key:
+            bars = sum(t.startswith("Bar_") for t in base)
+            from_bar = int(rng.integers(0, max(1, min(bars, self.switch_max_bar + 1))))
+            base = switch_mode(base, *key, from_bar)
+            # The new label is kept even when labels are dropped: an unlabelled switch is noise.
+            other = OTHER_VALENCE[self.pieces[i]["mood"]]
+            cond = [cond[0], tok.token_id(f"{MOOD}_{other}")]
         if piano:
             base = to_piano(base)
         if shift:
             base = transpose(base, shift) or base  # None: a note would leave the range
         return np.asarray(tok.from_base(base)), cond
 
-    def _switch_mode(
-        self, i: int, base: list[str], cond: list[int], rng: np.random.Generator
-    ) -> tuple[list[str], list[int]]:
-        """The piece (from a random early bar line on) in the parallel mode, labelled with the
-        other valence; unchanged when its label or its notes do not name a clear mode."""
+    def _switch_key(self, i: int) -> tuple[int, str] | None:
+        """Piece i's (tonic, mode) when it can be switched: its label and its notes name the
+        same mode, and the tokenizer knows the other valence's label; else None."""
         tok, mood = self.shards.tokenizer, self.pieces[i]["mood"]
         if mood not in MODE_OF_MOOD or OTHER_VALENCE[mood] not in tok.moods:
-            return base, cond
-        if i not in self.keys:
+            return None
+        if i not in self.keys:  # the whole piece's key, found once
             self.keys[i] = base_key(tok.to_base(self.shards.piece_tokens(self.pieces[i])))
-        tonic, mode = self.keys[i]
-        if mode != MODE_OF_MOOD[mood]:
-            return base, cond
-        bars = sum(t.startswith("Bar_") for t in base)
-        from_bar = int(rng.integers(0, max(1, min(bars, self.switch_max_bar + 1))))
-        # The new label is kept even when labels are dropped: an unlabelled switch is noise.
-        other = tok.token_id(f"{MOOD}_{OTHER_VALENCE[mood]}")
-        return switch_mode(base, tonic, mode, from_bar), [cond[0], other]
+        return self.keys[i] if self.keys[i][1] == MODE_OF_MOOD[mood] else None
 
     def _pack(self, cond: list[int], ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """One piece (or its chunk) alone, padded: the fixed evaluation windows."""

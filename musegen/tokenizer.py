@@ -18,6 +18,7 @@ from symusic import Score
 from musegen.labels import MOODS
 
 ANY = "any"
+PITCH_RANGE = (21, 109)  # MIDI pitches with a Pitch token: A0 to C8 (upper bound exclusive)
 STYLE = "Style"
 MOOD = "Mood"
 
@@ -41,7 +42,7 @@ def tokenizer_config(
     specials += [f"{STYLE}_{s}" for s in [*sorted(styles), ANY]]
     specials += [f"{MOOD}_{m}" for m in [*moods, ANY]]
     return miditok.TokenizerConfig(
-        pitch_range=(21, 109),
+        pitch_range=PITCH_RANGE,
         # 12 steps per beat hold sixteenths and eighth/sixteenth triplets (fiddle ornaments).
         beat_res={(0, 4): 12, (4, 12): 4},
         num_velocities=8,
