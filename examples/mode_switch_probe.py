@@ -14,9 +14,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from musegen.augment import MODE_OF_MOOD, OTHER_VALENCE, base_key, switch_mode
+from musegen.augment import OTHER_VALENCE, base_key, switch_mode
 from musegen.checkpoint import load
 from musegen.data import Shards
+from musegen.labels import MODE_OF_MOOD
 
 
 def label_gain(model, tok, piece: dict, ids: list[int], from_bar: int) -> float:

@@ -124,7 +124,9 @@ class MuseGen:
                 mido.MidiFile, or a `musegen.midi_io.Seed` already read (not read again).
             variations: with a number, returns a list of that many continuations (one batch).
             options: style, mood, temperature, top_k, top_p, min_p, repetition_penalty,
-                guidance, seed, key ("C:major"), pitch_range ((lo, hi)), programs ([0, 40]).
+                guidance, seed, key ("C:major"), pitch_range ((lo, hi)), programs ([0, 40]),
+                mood_candidates (with a mood: candidates tried per variation, keeping one in
+                the mood's mode; 1 = off; default 4).
         """
         from musegen.midi_io import Seed, read_seed
 

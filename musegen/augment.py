@@ -24,7 +24,6 @@ from musegen.labels import find_key
 from musegen.tokenizer import PITCH_RANGE
 
 OTHER_VALENCE = {"happy": "tense", "tense": "happy", "calm": "sad", "sad": "calm"}
-MODE_OF_MOOD = {"happy": "major", "calm": "major", "tense": "minor", "sad": "minor"}
 
 # Semitones added to each pitch class above the tonic.
 _TO_MINOR = {4: -1, 9: -1}

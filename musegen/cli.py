@@ -299,6 +299,11 @@ def continue_(
     repetition_penalty: float = typer.Option(1.0),
     guidance: float = typer.Option(1.0, help="classifier-free guidance; 1 = off"),
     variations: int = typer.Option(1),
+    mood_candidates: int = typer.Option(
+        4,
+        help="with --mood: continuations tried per variation, keeping one in the mood's "
+        "mode (major for happy/calm, minor for sad/tense); 1 = off",
+    ),
     seed: int = typer.Option(0, help="random seed: the same seed gives the same files"),
     key: str | None = typer.Option(None, help="keep new notes in a key, e.g. C:major"),
     pitch_range: str | None = typer.Option(None, help="LOW-HIGH MIDI pitches, e.g. 36-96"),
@@ -326,6 +331,7 @@ def continue_(
         style=style, mood=mood, temperature=temperature, top_k=top_k, top_p=top_p, min_p=min_p,
         repetition_penalty=repetition_penalty, guidance=guidance, seed=seed, key=key,
         pitch_range=_range(pitch_range), programs=_programs(programs),
+        mood_candidates=mood_candidates,
     )  # fmt: skip
     limits = dict(max_notes=max_notes, max_tracks=max_tracks, max_bytes=max_bytes,
                   max_seconds=max_seconds)  # fmt: skip

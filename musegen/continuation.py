@@ -15,11 +15,10 @@ import numpy as np
 import torch
 from symusic import KeySignature, Note, Score, Tempo, TimeSignature, Track
 
-from musegen import programs, timeline
+from musegen import labels, programs, timeline
 from musegen.checkpoint import Checkpoint
 from musegen.errors import InputError
 from musegen.grammar import DRUMS, Constraints, Grammar, GrammarState
-from musegen.labels import parse_key, scale_pitch_classes
 from musegen.sampling import SamplingConfig, generate
 
 MAX_BARS = 256
@@ -43,17 +42,22 @@ class Options:
     key: str | None = None  # e.g. "C:major": new pitches stay in its scale
     pitch_range: tuple[int, int] | None = None
     programs: list[int] | None = None  # GM programs (0-127) for the new material, -1 = drums
+    mood_candidates: int = 4  # with a mood: candidates decoded per variation, see _mode_check
 
     def __post_init__(self) -> None:
         if not 1 <= self.bars <= MAX_BARS:
             raise InputError(f"--bars {self.bars} is out of range: use 1 to {MAX_BARS}")
         if not 1 <= self.variations <= 64:
             raise InputError(f"--variations {self.variations} is out of range: use 1 to 64")
+        if not 1 <= self.mood_candidates <= 16:
+            raise InputError(
+                f"--mood-candidates {self.mood_candidates} is out of range: use 1 (off) to 16"
+            )
         if self.guidance < 0 or not math.isfinite(self.guidance):
             raise InputError(f"--guidance {self.guidance} is invalid: use a value >= 0 (1 = off)")
         if self.key is not None:
             try:
-                parse_key(self.key)
+                labels.parse_key(self.key)
             except ValueError as exc:
                 raise InputError(f"--key: {exc}") from None
         if self.pitch_range is not None:
@@ -69,6 +73,11 @@ class Options:
             self.sampling()
         except ValueError as exc:
             raise InputError(f"{exc}") from None
+
+    @property
+    def candidates(self) -> int:
+        """Rows decoded per variation: mood_candidates when a mood with a mode is asked."""
+        return self.mood_candidates if self.mood in labels.MODE_OF_MOOD else 1
 
     def sampling(self) -> SamplingConfig:
         return SamplingConfig(
@@ -136,7 +145,8 @@ def _continue_seed(
                f"bars: the prompt keeps its last {len(prompt_ids)} of {len(seed_ids)} tokens, "
                "cut at a bar line")  # fmt: skip
 
-    B = options.variations
+    K = options.candidates
+    B = options.variations * K  # row v * K + c is candidate c of variation v
     generator = torch.Generator().manual_seed(options.seed)
     state = grammar.start(B)
     target = options.bars + 1  # generation stops on the Bar token that would open one more
@@ -183,12 +193,14 @@ def _continue_seed(
         rows = [r for r in rows if not done[r]]
     elapsed = time.perf_counter() - started
 
+    placed = [_place(tok.decode(ids), new_start, bar_len, options.bars, tpq) for ids in new_ids]
     results = []
-    for r in range(B):
-        new_notes = _place(tok.decode(new_ids[r]), new_start, bar_len, options.bars, tpq)
-        full, new, chans = _assemble(seed, new_notes, new_start, channels, stand_in)
+    for v in range(options.variations):
+        c, check = _mode_check(placed[v * K : (v + 1) * K], options.mood) if K > 1 else (0, None)
+        r = v * K + c
+        full, new, chans = _assemble(seed, placed[r], new_start, channels, stand_in)
         info = {
-            "variation": r + 1,
+            "variation": v + 1,
             "new_start_tick": new_start,
             "new_bars": options.bars,
             "meter": str(meter),
@@ -204,8 +216,33 @@ def _continue_seed(
             "seconds": round(elapsed, 3),
             "options": asdict(options),
         }
+        if check is not None:
+            info["mood_check"] = check
         results.append(Generated(full, new, new_start, chans, info))
     return results
+
+
+def _mode_check(candidates: list[list[tuple]], mood: str) -> tuple[int, dict]:
+    """The first candidate whose new notes are in the mood's mode (happy and calm: major; sad
+    and tense: minor) by the key finding that labelled the training corpus, else the first.
+
+    The model's mood tokens alone barely move the mode (see README, Results), so asking for a
+    mood decodes several candidates in one batch and keeps one in the asked mode; arousal is
+    left to the model.
+    """
+    wanted = labels.MODE_OF_MOOD[mood]
+    found = []
+    for placed in candidates:
+        melodic = [n for _, is_drum, n in placed if not is_drum]
+        hist = labels.pitch_class_histogram([n.pitch for n in melodic],
+                                            [n.duration for n in melodic])  # fmt: skip
+        tonic, mode, _ = labels.find_key(hist)
+        found.append(labels.key_name(tonic, mode) if melodic else None)
+    matching = [c for c, key in enumerate(found) if key and key.endswith(":" + wanted)]
+    chosen = matching[0] if matching else 0
+    check = {"wanted_mode": wanted, "candidates": found, "chosen": chosen + 1,
+             "matched": bool(matching)}  # fmt: skip
+    return chosen, check
 
 
 def _tell_stand_ins(seed: Score, stand_in: dict, style: str | None, notice) -> None:
@@ -240,8 +277,8 @@ def _constraints(seed: Score, meter: timeline.Meter, options: Options,
             )
     scale = None
     if options.key:
-        tonic, mode = parse_key(options.key)
-        scale = scale_pitch_classes(tonic, mode)
+        tonic, mode = labels.parse_key(options.key)
+        scale = labels.scale_pitch_classes(tonic, mode)
     return Constraints(
         meter=(meter.numerator, meter.denominator),
         programs=set(chosen),

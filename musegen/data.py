@@ -18,7 +18,6 @@ import numpy as np
 import torch
 
 from musegen.augment import (
-    MODE_OF_MOOD,
     OTHER_VALENCE,
     base_key,
     switch_mode,
@@ -26,6 +25,7 @@ from musegen.augment import (
     transpose,
 )
 from musegen.corpus import read_manifest
+from musegen.labels import MODE_OF_MOOD
 from musegen.tokenizer import MOOD, MuseTokenizer
 
 SPLITS = ("train", "validation", "test")

@@ -20,12 +20,12 @@ import torch
 from symusic import KeySignature, Note, Score, Tempo, TimeSignature, Track
 
 from musegen import labels, metrics, timeline
+from musegen.continuation import Options
 from musegen.corpus import read_manifest
 from musegen.data import IGNORE, Shards, WindowSampler, note_counts
 from musegen.errors import InputError
 
-VALENCE = {"happy": "major", "calm": "major", "tense": "minor", "sad": "minor"}
-HIGH_AROUSAL = {"happy": True, "tense": True, "calm": False, "sad": False}
+VALENCE, HIGH_AROUSAL = labels.MODE_OF_MOOD, labels.HIGH_AROUSAL
 
 
 @dataclass
@@ -96,6 +96,7 @@ class Generation:
     guidance: float
     bars: int
     neutral: bool = False  # from the seed's neutral version (style and mood control)
+    candidates: int | None = None  # mood candidates per continuation; None: the API's default
     score: Score | None = None  # the new bars alone, from tick 0
     tokens: int = 0
     seconds: float = 0.0
@@ -269,8 +270,9 @@ def generate_all(mg, seeds: list[Seed], jobs: list[Generation], cfg: EvalConfig,
     """Run every generation job in place (one continuation each, seeded by its index)."""
     for k, job in enumerate(jobs):
         seed = seeds[job.seed].neutral if job.neutral else seeds[job.seed].score
+        extra = {} if job.candidates is None else {"mood_candidates": job.candidates}
         result = mg.continue_midi(seed, job.bars, style=job.style, mood=job.mood,
-                                  guidance=job.guidance, seed=cfg.seed + k)  # fmt: skip
+                                  guidance=job.guidance, seed=cfg.seed + k, **extra)  # fmt: skip
         job.score = result.continuation.score
         job.tokens = int(result.provenance["generated_tokens"])
         job.seconds = float(result.provenance["seconds"])
@@ -286,8 +288,13 @@ def plan(seeds: list[Seed], styles: list[str], moods: list[str], cfg: EvalConfig
                                else None, 1.0, s.bars) for i, s in enumerate(seeds)],
         "style": [Generation(i, st, None, g, bars, neutral=True) for g in guidances
                   for i in range(len(seeds)) for st in styles],
-        "mood": [Generation(i, None, m, g, bars, neutral=True) for i in range(len(seeds))
-                 for g in guidances for m in [*moods, None] if g == 1 or m is not None],
+        # The model alone (one candidate) at each guidance, and as shipped: the API's default
+        # mood check, which keeps one of several candidates in the mood's mode.
+        "mood": [Generation(i, None, m, g, bars, neutral=True, candidates=1)
+                 for i in range(len(seeds)) for g in guidances for m in [*moods, None]
+                 if g == 1 or m is not None]
+                + [Generation(i, None, m, 1.0, bars, neutral=True)
+                   for i in range(len(seeds)) for m in moods],
     }  # fmt: skip
 
 
@@ -392,17 +399,20 @@ def mood_of(score: Score, bars: int, reference: dict) -> dict | None:
 
 
 def mood_control(seeds: list[Seed], jobs: list[Generation], references: dict, moods) -> dict:
-    """Share of continuations whose mode and arousal sign match the requested mood."""
+    """Share of continuations whose mode and arousal sign match the requested mood: the model
+    alone ("conditioned", one candidate), unconditioned, and "checked" (the API's mood check)."""
     found = [mood_of(j.score, j.bars, references.get(seeds[j.seed].style, _NEUTRAL)) for j in jobs]
     floor = [f for f, j in zip(found, jobs, strict=True) if j.mood is None]
-    result: dict = {"per_mood": {}}
+    result: dict = {"per_mood": {}, "mood_candidates": Options().mood_candidates}
     for m in moods:
-        asked = [f for f, j in zip(found, jobs, strict=True) if j.mood == m and j.guidance == 1]
+        kinds = {"conditioned": 1, "checked": None}
         result["per_mood"][m] = {
-            "conditioned": _matches(asked, m),
-            "unconditioned": _matches(floor, m),
-        }
-    for g in sorted({j.guidance for j in jobs} - {1.0}):  # the same with guidance
+            kind: _matches([f for f, j in zip(found, jobs, strict=True) if j.mood == m
+                            and j.guidance == 1 and j.candidates == n], m)
+            for kind, n in kinds.items()
+        }  # fmt: skip
+        result["per_mood"][m]["unconditioned"] = _matches(floor, m)
+    for g in sorted({j.guidance for j in jobs} - {1.0}):  # the model alone with guidance
         per_mood = [
             _matches([f for f, j in zip(found, jobs, strict=True)
                       if j.mood == m and j.guidance == g], m)
@@ -412,7 +422,7 @@ def mood_control(seeds: list[Seed], jobs: list[Generation], references: dict, mo
             f"{what}_match": _nanmean([p[what] for p in per_mood])
             for what in ("valence", "arousal", "both")
         }
-    for kind in ("conditioned", "unconditioned"):
+    for kind in ("conditioned", "unconditioned", "checked"):
         for what in ("valence", "arousal", "both"):
             values = [result["per_mood"][m][kind][what] for m in moods]
             result[f"{kind}_{what}_match"] = _nanmean(values)

@@ -82,10 +82,15 @@ def headlines(report: dict) -> list[tuple[str, str, str]]:
                      _f(st[key]["accuracy"])))  # fmt: skip
     for what in ("valence", "arousal", "both"):
         rows.append(("Mood" if what == "valence" else "",
-                     f"{what} matches the asked mood, neutral seeds: conditioned "
-                     "(unconditioned)",
+                     f"{what} matches the asked mood, neutral seeds, the model alone: "
+                     "conditioned (unconditioned)",
                      f"{_f(md[f'conditioned_{what}_match'])} "
                      f"({_f(md[f'unconditioned_{what}_match'])})"))  # fmt: skip
+    if "checked_valence_match" in md:
+        rows.append(("", f"valence / arousal / both match, neutral seeds, with the mood check "
+                     f"(best of {md['mood_candidates']} candidates, as the API and CLI do)",
+                     " / ".join(_f(md[f"checked_{w}_match"])
+                                for w in ("valence", "arousal", "both"))))  # fmt: skip
     for key in sorted(k for k in md if k.startswith("guidance_")):
         rows.append(
             (
@@ -167,12 +172,16 @@ def markdown(report: dict) -> str:
     lines += ["", f"![realism]({report['plots']['realism']})", "", "## Style control", "",
               neutral, "", f"![style confusion]({report['plots']['style']})", "",
               "## Mood control", "", neutral, "",
-              "| Mood | valence | arousal | both | unconditioned both | mean arousal |",
-              "|---|---|---|---|---|---|"]  # fmt: skip
+              "The model alone (one candidate each), and with the mood check that keeps one "
+              "of several candidates in the asked mode.", "",
+              "| Mood | valence | arousal | both | unconditioned both | mean arousal "
+              "| with the check: valence | both |",
+              "|---|---|---|---|---|---|---|---|"]  # fmt: skip
     for mood, m in report["mood"]["per_mood"].items():
-        c, u = m["conditioned"], m["unconditioned"]
+        c, u, k = m["conditioned"], m["unconditioned"], m.get("checked", {})
         lines.append(f"| {mood} | {_f(c['valence'])} | {_f(c['arousal'])} | {_f(c['both'])} | "
-                     f"{_f(u['both'])} | {_f(c['mean_arousal'])} |")  # fmt: skip
+                     f"{_f(u['both'])} | {_f(c['mean_arousal'])} | "
+                     f"{_f(k.get('valence'))} | {_f(k.get('both'))} |")  # fmt: skip
     md = report["mood"]
     lines += ["", f"Valence effect (major share, happy/calm minus tense/sad): "
               f"{_f(md['valence_effect'])}; arousal effect (happy/tense minus sad/calm): "
@@ -251,16 +260,17 @@ def plot_mood(mood: dict, path: Path) -> Path:
     fig = _figure(12, 3.8)
     for k, what in enumerate(("valence", "arousal", "both")):
         ax = fig.add_subplot(1, 3, k + 1)
-        for shift, kind, colour in (
-            (-0.2, "conditioned", "#DD8452"),
-            (0.2, "unconditioned", "#8C8C8C"),
+        for shift, kind, label, colour in (
+            (-0.27, "conditioned", "model alone", "#DD8452"),
+            (0.0, "checked", "with the mood check", "#55A868"),
+            (0.27, "unconditioned", "unconditioned", "#8C8C8C"),
         ):
-            values = [mood["per_mood"][m][kind][what] for m in moods]
+            values = [mood["per_mood"][m].get(kind, {}).get(what) for m in moods]
             ax.bar(
                 x + shift,
                 np.nan_to_num(np.array(values, dtype=float)),
-                0.4,
-                label=kind,
+                0.27,
+                label=label,
                 color=colour,
             )
         ax.set_xticks(x, moods)

@@ -13,6 +13,8 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 
 MOODS = ("happy", "tense", "sad", "calm")
+MODE_OF_MOOD = {"happy": "major", "calm": "major", "tense": "minor", "sad": "minor"}  # valence
+HIGH_AROUSAL = {"happy": True, "tense": True, "calm": False, "sad": False}
 PITCH_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
 
 # Krumhansl-Kessler key profiles (Krumhansl 1990), tonic first.

@@ -189,13 +189,22 @@ def overlap_area(a, b, points: int = 1024) -> float:
 def style_features(score: Score, bars: int | None = None) -> np.ndarray:
     """A fixed-length description of an excerpt for the style classifier.
 
-    Pitch-class histogram (12), melodic interval histogram of each track's top line (25, from
-    -12 to +12 semitones, clipped), log-duration histogram (15), onset position inside the
+    Pitch-class histogram (12), melodic interval histogram of each instrument's top line (25,
+    from -12 to +12 semitones, clipped), log-duration histogram (15), onset position inside the
     beat (12), log notes per bar and polyphony (2): 66 numbers.
+
+    Top lines are taken per program, not per track: the tokenizer keeps one stream per program,
+    so four choir tracks and one choir track holding four voices are the same music to the
+    model, and must be to the classifier (per track, a real chorale's bass line counted and a
+    generated one could not).
     """
     n = notes_of(score, bars)
     pcs = _normalised(np.bincount(n.pitch % 12, minlength=12))
-    intervals = np.concatenate([_top_line_intervals(t) for t in score.tracks if not t.is_drum]
+    by_program: dict[int, list] = {}
+    for track in score.tracks:
+        if not track.is_drum and len(track.notes):
+            by_program.setdefault(int(track.program), []).append(track.notes.numpy())
+    intervals = np.concatenate([_top_line_intervals(parts) for parts in by_program.values()]
                                or [np.zeros(0, np.int64)])  # fmt: skip
     ints = _normalised(np.bincount(np.clip(intervals, -12, 12) + 12, minlength=25))
     quarters = np.maximum(n.duration, 1) / n.tpq
@@ -213,12 +222,13 @@ def _normalised(counts: np.ndarray) -> np.ndarray:
     return counts / total if total else counts.astype(float)
 
 
-def _top_line_intervals(track) -> np.ndarray:
-    """Intervals between the highest notes of successive onsets in one track."""
-    if len(track.notes) < 2:
+def _top_line_intervals(parts: list[dict]) -> np.ndarray:
+    """Intervals between the highest notes of successive onsets in the tracks' notes
+    (symusic note arrays) taken together."""
+    time = np.concatenate([a["time"] for a in parts]).astype(np.int64)
+    pitch = np.concatenate([a["pitch"] for a in parts]).astype(np.int64)
+    if len(time) < 2:
         return np.zeros(0, np.int64)
-    arr = track.notes.numpy()
-    time, pitch = arr["time"].astype(np.int64), arr["pitch"].astype(np.int64)
     order = np.lexsort((-pitch, time))
     time, pitch = time[order], pitch[order]
     first = np.concatenate([[True], time[1:] != time[:-1]])  # the top note of each onset

@@ -4,7 +4,6 @@ import numpy as np
 from symusic import Note, Score, Track
 
 from musegen.augment import (
-    MODE_OF_MOOD,
     OTHER_VALENCE,
     base_key,
     in_note_order,
@@ -13,7 +12,7 @@ from musegen.augment import (
     transpose,
 )
 from musegen.data import Shards, WindowSampler
-from musegen.labels import find_key, pitch_class_histogram
+from musegen.labels import MODE_OF_MOOD, find_key, pitch_class_histogram
 
 C_MAJOR = [60, 62, 64, 65, 67, 69, 71, 72]
 

@@ -107,6 +107,25 @@ def test_style_classifier_separates_two_textures():
     assert matrix.tolist() == [[1, 1], [0, 1]]
 
 
+def test_style_features_see_one_line_per_program_not_per_track():
+    # A soprano over a leaping bass: as two choir tracks, as one choir track holding both, and
+    # as two different instruments. The tokenizer cannot tell the first two apart, so the
+    # classifier must not either; the third has two instruments, each with its own line.
+    soprano = [(i, 1, p) for i, p in enumerate([72, 74, 76, 77])]
+    bass = [(i, 1, p) for i, p in enumerate([48, 55, 43, 50])]
+    two_tracks, one_track = score_of(*soprano), score_of(*soprano, *bass)
+    extra = Track(name="bass", program=0)
+    for onset, length, pitch in bass:
+        extra.notes.append(Note(onset * Q, length * Q, pitch, 80))
+    two_tracks.tracks.append(extra)
+    two_programs = two_tracks.copy()
+    two_programs.tracks[1].program = 42
+    scores = {"tracks": two_tracks, "one": one_track, "programs": two_programs}
+    features = {name: metrics.style_features(s, 1) for name, s in scores.items()}
+    assert np.array_equal(features["tracks"], features["one"])
+    assert not np.array_equal(features["programs"], features["one"])  # the bass leaps count
+
+
 # --------------------------------------------------------------------------- n-gram
 
 
