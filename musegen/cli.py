@@ -398,7 +398,7 @@ def evaluate(
     seeds_per_style: int | None = typer.Option(None, min=1, help="held-out seeds per style (4)"),
     seed: int = typer.Option(0, help="random seed for sampling and splits of the real set"),
     max_windows: int | None = typer.Option(None, min=1, help="test windows for likelihood (400)"),
-    guidance: float = typer.Option(3.0, help="the higher guidance tried for style control"),
+    guidance: float = typer.Option(5.0, help="the higher guidance tried (1 is always tried)"),
     device: str = typer.Option("cpu", help="cpu | cuda"),
     threads: int = typer.Option(1, min=1, help="CPU threads for the model"),
     compile: bool = typer.Option(False, "--compile", help="torch.compile the model (needs g++)"),

@@ -42,7 +42,7 @@ class EvalConfig:
     seed_bars: int | None = None  # bars of each seed; default 4, quick 2
     max_bars: int | None = None  # bars generated per continuation; default 8, quick 2
     max_windows: int | None = None  # likelihood windows; default 400, quick 4
-    guidance: float = 3.0  # the higher guidance tried for style control (1 is always tried)
+    guidance: float = 5.0  # the higher guidance tried (1 is always tried)
     classifier_pieces: int | None = None  # training pieces per style; default 200, quick 8
     device: str = "cpu"
     threads: int = 1
@@ -284,8 +284,12 @@ def plan(seeds: list[Seed], styles: list[str], moods: list[str], cfg: EvalConfig
     bars = cfg.max_bars
     guidances = sorted({1.0, float(cfg.guidance)})
     return {
-        "realism": [Generation(i, s.style if s.style in styles else None, s.mood if s.mood in moods
-                               else None, 1.0, s.bars) for i, s in enumerate(seeds)],
+        # Realism at guidance 1, and at the higher guidance, to show what guidance costs.
+        **{name: [Generation(i, s.style if s.style in styles else None,
+                             s.mood if s.mood in moods else None, g, s.bars)
+                  for i, s in enumerate(seeds)]
+           for name, g in (("realism", 1.0), ("realism_guided", guidances[-1]))
+           if name == "realism" or g != 1},
         "style": [Generation(i, st, None, g, bars, neutral=True) for g in guidances
                   for i in range(len(seeds)) for st in styles],
         # The model alone (one candidate) at each guidance, and as shipped: the API's default
@@ -550,6 +554,12 @@ def evaluate(cfg: EvalConfig, progress: bool = True, say=print) -> dict:
         task = bar.add_task("generating", total=len(every))
         generate_all(mg, seeds, every, cfg, lambda: bar.advance(task))
         report["realism"] = realism(seeds, jobs["realism"], cfg)
+        if "realism_guided" in jobs:
+            guided = realism(seeds, jobs["realism_guided"], cfg)
+            report["realism"]["guided"] = {
+                "guidance": cfg.guidance, "mean_overlap": guided["mean_overlap"],
+                "overlaps": {k: v["overlap"] for k, v in guided["statistics"].items()},
+            }  # fmt: skip
 
         def counter(name: str):
             task = bar.add_task(name, total=None)
