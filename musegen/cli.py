@@ -297,7 +297,9 @@ def continue_(
     top_p: float = typer.Option(0.95),
     min_p: float = typer.Option(0.0),
     repetition_penalty: float = typer.Option(1.0),
-    guidance: float = typer.Option(1.0, help="classifier-free guidance; 1 = off"),
+    guidance: float | None = typer.Option(
+        None, help="classifier-free guidance; 1 = off; default 5 with --style, else 1"
+    ),
     variations: int = typer.Option(1),
     mood_candidates: int = typer.Option(
         4,

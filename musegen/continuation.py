@@ -22,6 +22,10 @@ from musegen.grammar import DRUMS, Constraints, Grammar, GrammarState
 from musegen.sampling import SamplingConfig, generate
 
 MAX_BARS = 256
+# Classifier-free guidance when a style is asked for and no guidance is given: the evaluation
+# (README, Results) finds the asked style recognised far more often than at 1 (off), with the
+# continuations of real seeds about as realistic.
+STYLE_GUIDANCE = 5.0
 
 
 @dataclass
@@ -36,7 +40,7 @@ class Options:
     top_p: float = 0.95
     min_p: float = 0.0
     repetition_penalty: float = 1.0
-    guidance: float = 1.0
+    guidance: float | None = None  # None: STYLE_GUIDANCE with a style, else 1 (off)
     variations: int = 1
     seed: int = 0
     key: str | None = None  # e.g. "C:major": new pitches stay in its scale
@@ -53,6 +57,8 @@ class Options:
             raise InputError(
                 f"--mood-candidates {self.mood_candidates} is out of range: use 1 (off) to 16"
             )
+        if self.guidance is None:
+            self.guidance = STYLE_GUIDANCE if self.style is not None else 1.0
         if self.guidance < 0 or not math.isfinite(self.guidance):
             raise InputError(f"--guidance {self.guidance} is invalid: use a value >= 0 (1 = off)")
         if self.key is not None:

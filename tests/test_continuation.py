@@ -11,7 +11,7 @@ from symusic import Note, Score, Tempo, TimeSignature, Track
 
 from musegen import labels, timeline
 from musegen.api import MuseGen
-from musegen.continuation import _mode_check
+from musegen.continuation import STYLE_GUIDANCE, Options, _mode_check
 from musegen.errors import InputError
 
 
@@ -168,6 +168,14 @@ def test_asking_a_mood_keeps_a_candidate_in_its_mode(mg):
     assert "mood_check" not in mg.continue_midi(seed, bars=2, seed=3).provenance
     with pytest.raises(InputError, match="--mood-candidates 0"):
         mg.continue_midi(seed, bars=1, mood="sad", mood_candidates=0)
+
+
+def test_a_style_is_guided_unless_told_otherwise(mg):
+    assert Options().guidance == 1.0 and Options(mood="sad").guidance == 1.0
+    assert Options(style="chorale").guidance == STYLE_GUIDANCE > 1
+    assert Options(style="chorale", guidance=1.0).guidance == 1.0
+    result = mg.continue_midi(seed_score(), bars=1, seed=2, style="chorale")
+    assert result.provenance["options"]["guidance"] == STYLE_GUIDANCE
 
 
 def test_unknown_names_and_bad_options_list_the_valid_ones(mg):
