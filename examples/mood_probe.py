@@ -3,7 +3,7 @@ a single middle C on a piano) by "happy" and by "sad", at several guidance value
 the continuations whose key-finding mode is major.
 
     python examples/mood_probe.py [CHECKPOINT] [--samples 10] [--style NAME] [--guidance 1 3 6]
-        [--candidates 1]   (1: the model alone; the default 4 keeps a candidate in the mode)
+        [--mood-candidates 1]   (1: the model alone; the default 4 keeps a candidate in the mode)
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ def main() -> None:
     parser.add_argument("--style", default=None)
     parser.add_argument("--bars", type=int, default=8)
     parser.add_argument("--guidance", type=float, nargs="+", default=[1.0, 3.0, 6.0])
-    parser.add_argument("--candidates", type=int, default=4)
+    parser.add_argument("--mood-candidates", type=int, default=4)
     args = parser.parse_args()
     mg = MuseGen.from_pretrained(args.checkpoint)
     seed = neutral_seed()
@@ -43,7 +43,7 @@ def main() -> None:
             for k in range(args.samples):
                 result = mg.continue_midi(seed, args.bars, mood=mood, style=args.style,
                                           guidance=guidance, seed=k,
-                                          candidates=args.candidates)  # fmt: skip
+                                          mood_candidates=args.mood_candidates)  # fmt: skip
                 notes = metrics.notes_of(result.continuation.score, args.bars)
                 if len(notes.pitch):
                     hist = labels.pitch_class_histogram(notes.pitch, notes.duration)

@@ -125,9 +125,9 @@ class MuseGen:
             variations: with a number, returns a list of that many continuations (one batch).
             options: style, mood, temperature, top_k, top_p, min_p, repetition_penalty,
                 guidance, seed, key ("C:major"), pitch_range ((lo, hi)), programs ([0, 40]),
-                candidates (with a mood or a guided style: continuations decoded per
-                variation, of which one is kept, see musegen.candidates; 1 = off; default 4).
-                guidance defaults to 5 with a style (continuation.STYLE_GUIDANCE), else 1.
+                mood_candidates (with a mood: candidates tried per variation, keeping one in
+                the mood's mode; 1 = off; default 4). guidance defaults to 5 with a style
+                (continuation.STYLE_GUIDANCE), else 1 (off).
         """
         from musegen.midi_io import Seed, read_seed
 

@@ -301,10 +301,10 @@ def continue_(
         None, help="classifier-free guidance; 1 = off; default 5 with --style, else 1"
     ),
     variations: int = typer.Option(1),
-    candidates: int = typer.Option(
+    mood_candidates: int = typer.Option(
         4,
-        help="with --mood or a guided --style: continuations decoded per variation, keeping "
-        "one in the mood's mode that the model finds most typical of the style; 1 = off",
+        help="with --mood: continuations tried per variation, keeping one in the mood's "
+        "mode (major for happy/calm, minor for sad/tense); 1 = off",
     ),
     seed: int = typer.Option(0, help="random seed: the same seed gives the same files"),
     key: str | None = typer.Option(None, help="keep new notes in a key, e.g. C:major"),
@@ -333,7 +333,7 @@ def continue_(
         style=style, mood=mood, temperature=temperature, top_k=top_k, top_p=top_p, min_p=min_p,
         repetition_penalty=repetition_penalty, guidance=guidance, seed=seed, key=key,
         pitch_range=_range(pitch_range), programs=_programs(programs),
-        candidates=candidates,
+        mood_candidates=mood_candidates,
     )  # fmt: skip
     limits = dict(max_notes=max_notes, max_tracks=max_tracks, max_bytes=max_bytes,
                   max_seconds=max_seconds)  # fmt: skip

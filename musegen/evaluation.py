@@ -270,7 +270,7 @@ def generate_all(mg, seeds: list[Seed], jobs: list[Generation], cfg: EvalConfig,
     """Run every generation job in place (one continuation each, seeded by its index)."""
     for k, job in enumerate(jobs):
         seed = seeds[job.seed].neutral if job.neutral else seeds[job.seed].score
-        extra = {} if job.candidates is None else {"candidates": job.candidates}
+        extra = {} if job.candidates is None else {"mood_candidates": job.candidates}
         result = mg.continue_midi(seed, job.bars, style=job.style, mood=job.mood,
                                   guidance=job.guidance, seed=cfg.seed + k, **extra)  # fmt: skip
         job.score = result.continuation.score
@@ -290,9 +290,7 @@ def plan(seeds: list[Seed], styles: list[str], moods: list[str], cfg: EvalConfig
                   for i, s in enumerate(seeds)]
            for name, g in (("realism", 1.0), ("realism_guided", guidances[-1]))
            if name == "realism" or g != 1},
-        # The model alone at each guidance, and as shipped: guided, best of the candidates.
-        "style": [Generation(i, st, None, g, bars, neutral=True, candidates=n)
-                  for g, n in [(g, 1) for g in guidances] + [(guidances[-1], None)]
+        "style": [Generation(i, st, None, g, bars, neutral=True) for g in guidances
                   for i in range(len(seeds)) for st in styles],
         # The model alone (one candidate) at each guidance, and as shipped: the API's default
         # mood check, which keeps one of several candidates in the mood's mode.
@@ -369,12 +367,11 @@ def style_control(classifier, pieces: Pieces, test_ids, styles, jobs, cfg: EvalC
                 y.append(styles.index(pieces.rows[piece]["style"]))
     result = {"styles": styles, "chance": 1 / len(styles)}
     result["real"] = _accuracy(np.array(y), classifier.predict(np.array(x)), len(styles))
-    for g, n in sorted({(j.guidance, j.candidates or 0) for j in jobs}):
-        chosen = [j for j in jobs if j.guidance == g and (j.candidates or 0) == n]
+    for g in sorted({j.guidance for j in jobs}):
+        chosen = [j for j in jobs if j.guidance == g]
         feats = np.array([metrics.style_features(j.score, j.bars) for j in chosen])
         wanted = np.array([styles.index(j.style) for j in chosen])
-        key = f"guidance_{g:g}" + ("" if n == 1 else f"_best_of_{Options().candidates}")
-        result[key] = _accuracy(wanted, classifier.predict(feats), len(styles))
+        result[f"guidance_{g:g}"] = _accuracy(wanted, classifier.predict(feats), len(styles))
     return result
 
 
@@ -410,7 +407,7 @@ def mood_control(seeds: list[Seed], jobs: list[Generation], references: dict, mo
     alone ("conditioned", one candidate), unconditioned, and "checked" (the API's mood check)."""
     found = [mood_of(j.score, j.bars, references.get(seeds[j.seed].style, _NEUTRAL)) for j in jobs]
     floor = [f for f, j in zip(found, jobs, strict=True) if j.mood is None]
-    result: dict = {"per_mood": {}, "candidates": Options().candidates}
+    result: dict = {"per_mood": {}, "mood_candidates": Options().mood_candidates}
     for m in moods:
         kinds = {"conditioned": 1, "checked": None}
         result["per_mood"][m] = {

@@ -89,12 +89,9 @@ def headlines(report: dict) -> list[tuple[str, str, str]]:
          f"{_f(st['real']['accuracy'])} ({_f(st['chance'])})"),
     ]  # fmt: skip
     for key in sorted(k for k in st if k.startswith("guidance_")):
-        g, _, best = key[9:].partition("_best_of_")
-        how = (
-            f", best of {best} candidates (as the API and CLI do)" if best else ", the model alone"
-        )
         rows.append(("", f"accuracy on continuations (neutral seeds) asked for a style, "
-                     f"guidance {g}{how}", _f(st[key]["accuracy"])))  # fmt: skip
+                     f"guidance {key[9:]}",
+                     _f(st[key]["accuracy"])))  # fmt: skip
     for what in ("valence", "arousal", "both"):
         rows.append(("Mood" if what == "valence" else "",
                      f"{what} matches the asked mood, neutral seeds, the model alone: "
@@ -103,7 +100,7 @@ def headlines(report: dict) -> list[tuple[str, str, str]]:
                      f"({_f(md[f'unconditioned_{what}_match'])})"))  # fmt: skip
     if "checked_valence_match" in md:
         rows.append(("", f"valence / arousal / both match, neutral seeds, with the mood check "
-                     f"(best of {md['candidates']} candidates, as the API and CLI do)",
+                     f"(best of {md['mood_candidates']} candidates, as the API and CLI do)",
                      " / ".join(_f(md[f"checked_{w}_match"])
                                 for w in ("valence", "arousal", "both"))))  # fmt: skip
     for key in sorted(k for k in md if k.startswith("guidance_")):

@@ -190,7 +190,6 @@ def generate(
     use_cache: bool = True,
     progress: Callable[[int], None] | None = None,
     pad_id: int = 0,
-    condition_gain: Tensor | None = None,
 ) -> Tensor:
     """Continue ``prompt`` (B, T0) by up to ``max_new_tokens``; returns (B, T0 + n) token ids.
 
@@ -203,9 +202,6 @@ def generate(
             and the loop ends once every row has stopped.
         use_cache: False recomputes the whole sequence each step (for tests and benchmarks).
         progress: called with the number of tokens generated so far after each step.
-        condition_gain: a (B, 2) float tensor; with guidance, adds to column 0 each row's
-            log p(token | conditions) - log p(token | "any") over its sampled tokens, and to
-            column 1 their number: how typical of the conditions the model finds the row.
 
     Sampling uses torch.multinomial with ``generator``, on the generator's device, so one seed
     gives one output even when the model runs on a GPU with a CPU generator.
@@ -234,10 +230,6 @@ def generate(
         )
     device = next(model.parameters()).device
     procs = build_processors(sampling)
-    if condition_gain is not None and condition_gain.shape != (B, 2):
-        raise ValueError(
-            f"condition_gain must have shape ({B}, 2), got {tuple(condition_gain.shape)}"
-        )
     was_training = model.training
     model.eval()
     try:
@@ -245,7 +237,7 @@ def generate(
             tokens = _decode(
                 model, prompt.to(device), uncond_prompt.to(device) if guided else None,
                 max_new_tokens, sampling.guidance, procs, generator, mask_fn, stop_fn,
-                use_cache, progress, pad_id, condition_gain if guided else None,
+                use_cache, progress, pad_id,
             )  # fmt: skip
     finally:
         model.train(was_training)
@@ -265,7 +257,6 @@ def _decode(
     use_cache: bool,
     progress: Callable[[int], None] | None,
     pad_id: int,
-    gain: Tensor | None,
 ) -> Tensor:
     """The loop of generate(), already in inference mode; ``uncond`` set means guided."""
     B, T0 = prompt.shape
@@ -277,7 +268,6 @@ def _decode(
     logits = model(rows, cache)[:, -1]  # (R, V)
     stopped = torch.zeros(B, dtype=torch.bool, device=prompt.device)
     for step in range(max_new_tokens):
-        pair = logits  # (R, V): conditioned rows, then "any" rows when guided
         if uncond is not None:
             logits = cfg_mix(logits[:B], logits[B:], guidance)  # (B, V)
         logits = logits.float()
@@ -290,11 +280,6 @@ def _decode(
             logits = proc(logits, tokens)
         probs = logits.softmax(dim=-1).to(generator.device)  # (B, V)
         new = torch.multinomial(probs, 1, generator=generator).to(prompt.device).squeeze(1)  # (B,)
-        if gain is not None:
-            lp = F.log_softmax(pair.float(), dim=-1).gather(-1, torch.cat([new, new])[:, None])
-            counted = (~stopped).to(gain.dtype).cpu()
-            gain[:, 0] += (lp[:B, 0] - lp[B:, 0]).cpu() * counted
-            gain[:, 1] += counted
         new = new.masked_fill(stopped, pad_id)
         tokens = torch.cat([tokens, new[:, None]], dim=1)  # (B, T + 1)
         if stop_fn is not None:

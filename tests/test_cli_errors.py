@@ -407,13 +407,13 @@ OPTION_CASES = [
     cont("bars-1000000", BASE, "--bars", "1000000", expect="--bars 1000000 is out of range"),
     cont("variations-0", BASE, "--variations", "0", expect="--variations 0 is out of range"),
     cont(
-        "candidates-0",
+        "mood-candidates-0",
         BASE,
         "--mood",
         "sad",
-        "--candidates",
+        "--mood-candidates",
         "0",
-        expect="--candidates 0 is out of range",
+        expect="--mood-candidates 0 is out of range",
     ),  # fmt: skip
     cont("unknown-style", BASE, "--style", "vaporwave", expect="unknown style 'vaporwave'"),
     cont("unknown-mood", BASE, "--mood", "ecstatic", expect="unknown mood 'ecstatic'"),

@@ -11,7 +11,7 @@ from symusic import Note, Score, Tempo, TimeSignature, Track
 
 from musegen import labels, timeline
 from musegen.api import MuseGen
-from musegen.continuation import STYLE_GUIDANCE, Options
+from musegen.continuation import STYLE_GUIDANCE, Options, _mode_check
 from musegen.errors import InputError
 
 
@@ -134,33 +134,40 @@ def test_constraints_hold(mg):
     assert counts[1] == 0  # the cello track gets nothing new
 
 
-def test_a_mood_or_a_guided_style_keeps_one_of_several_candidates(mg):
+def test_mode_check_keeps_the_first_candidate_in_the_asked_mode():
+    def placed(*pitches):  # (program, is_drum, Note) as _place gives them, plus a drum hit
+        return [(0, False, Note(i * 480, 480, p, 80)) for i, p in enumerate(pitches)] + [
+            (0, True, Note(0, 120, 37, 100))
+        ]
+
+    c_major, c_minor = placed(60, 64, 67, 72, 64, 60), placed(60, 63, 67, 72, 63, 60)
+    chosen, check = _mode_check([c_major, c_minor, c_minor], "sad")
+    assert chosen == 1 and check["chosen"] == 2 and check["matched"]
+    assert check["candidates"] == ["C:major", "C:minor", "C:minor"]
+    assert _mode_check([c_major, c_minor], "calm")[0] == 0
+    chosen, check = _mode_check([c_major, placed()], "tense")  # none fits: the first, said so
+    assert chosen == 0 and not check["matched"] and check["candidates"][1] is None
+
+
+def test_asking_a_mood_keeps_a_candidate_in_its_mode(mg):
     seed = seed_score()
-    for kw in ({"mood": "sad"}, {"mood": "happy", "style": "chorale"}):
-        result = mg.continue_midi(seed, bars=2, seed=3, temperature=1.2, **kw)
-        info = result.provenance["candidates"]
-        assert info["candidates"] == 4 == len(info["keys"])
+    for mood in ("sad", "happy"):
+        result = mg.continue_midi(seed, bars=2, seed=3, mood=mood, temperature=1.2)
+        check = result.provenance["mood_check"]
+        assert len(check["candidates"]) == 4 and check["wanted_mode"] in ("major", "minor")
         notes = [n for t in result.continuation.score.tracks if not t.is_drum for n in t.notes]
         hist = labels.pitch_class_histogram([n.pitch for n in notes], [n.duration for n in notes])
         tonic, mode, _ = labels.find_key(hist)
-        assert labels.key_name(tonic, mode) == info["keys"][info["chosen"] - 1]
-        if info["mode_matched"]:
-            assert mode == info["wanted_mode"]
-        gains = info.get("condition_gain_per_token")
-        assert (gains is not None) == ("style" in kw)  # guided by default with a style
-        if gains is not None:
-            in_mode = [g for g, key in zip(gains, info["keys"], strict=True)
-                       if key and key.endswith(info["wanted_mode"])] or gains  # fmt: skip
-            assert gains[info["chosen"] - 1] == max(in_mode)
-        again = mg.continue_midi(seed, bars=2, seed=3, temperature=1.2, **kw)
+        assert labels.key_name(tonic, mode) == check["candidates"][check["chosen"] - 1]
+        if check["matched"]:
+            assert mode == check["wanted_mode"]
+        again = mg.continue_midi(seed, bars=2, seed=3, mood=mood, temperature=1.2)
         assert again.to_bytes() == result.to_bytes()
-    alone = mg.continue_midi(seed, bars=2, seed=3, mood="sad", candidates=1)
-    assert "candidates" not in alone.provenance
-    assert "candidates" not in mg.continue_midi(seed, bars=2, seed=3).provenance
-    unguided = mg.continue_midi(seed, bars=2, seed=3, style="chorale", guidance=1.0)
-    assert "candidates" not in unguided.provenance  # nothing to choose by
-    with pytest.raises(InputError, match="--candidates 0"):
-        mg.continue_midi(seed, bars=1, mood="sad", candidates=0)
+    alone = mg.continue_midi(seed, bars=2, seed=3, mood="sad", mood_candidates=1)
+    assert "mood_check" not in alone.provenance
+    assert "mood_check" not in mg.continue_midi(seed, bars=2, seed=3).provenance
+    with pytest.raises(InputError, match="--mood-candidates 0"):
+        mg.continue_midi(seed, bars=1, mood="sad", mood_candidates=0)
 
 
 def test_a_style_is_guided_unless_told_otherwise(mg):

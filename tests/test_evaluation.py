@@ -65,7 +65,6 @@ def test_quick_evaluation_writes_a_complete_report(tiny_checkpoint, small_corpus
         lk["model"]["bits_per_note"], lk["ngram_best"]["bits_per_note"],
         report["realism"]["mean_overlap"], report["style"]["real"]["accuracy"],
         report["style"]["guidance_1"]["accuracy"], report["style"]["guidance_5"]["accuracy"],
-        report["style"]["guidance_5_best_of_4"]["accuracy"],
         report["mood"]["conditioned_valence_match"], report["mood"]["unconditioned_arousal_match"],
         report["mood"]["guidance_5"]["valence_match"],
         report["realism"]["guided"]["mean_overlap"], report["mood"]["checked_valence_match"],

@@ -209,32 +209,6 @@ def test_stop_fn_pads_stopped_rows_and_ends_loop(model, prompt) -> None:
         run(model, prompt, pad_id=-1)
 
 
-def test_condition_gain_is_the_log_ratio_of_the_sampled_tokens(model, prompt) -> None:
-    uncond = torch.zeros_like(prompt)
-
-    def stop_fn(new: torch.Tensor, step: int) -> torch.Tensor:
-        return torch.tensor([step >= 3, False, False])  # row 0 stops early: fewer tokens
-
-    gain = torch.zeros(3, 2, dtype=torch.float64)
-    out = run(model, prompt, uncond_prompt=uncond, sampling=SamplingConfig(guidance=2.0),
-              stop_fn=stop_fn, condition_gain=gain)  # fmt: skip
-    new = out[:, 5:]
-    with torch.inference_mode():
-        cond_lp = model(out).log_softmax(-1)[:, 4:-1]  # (B, n, V): predicting each new token
-        free = torch.cat([uncond, new], dim=1)
-        uncond_lp = model(free).log_softmax(-1)[:, 4:-1]
-    ratio = (cond_lp.gather(-1, new[..., None]) - uncond_lp.gather(-1, new[..., None]))[..., 0]
-    counts = torch.tensor([4, 12, 12])  # row 0: steps 0-3, then padding that does not count
-    expected = torch.stack([ratio[r, : counts[r]].sum() for r in range(3)]).double()
-    torch.testing.assert_close(gain[:, 0], expected, atol=1e-4, rtol=1e-4)
-    assert gain[:, 1].tolist() == counts.tolist()
-    unguided = torch.zeros(3, 2, dtype=torch.float64)
-    run(model, prompt, uncond_prompt=uncond, condition_gain=unguided)  # guidance 1: nothing
-    assert not unguided.any()
-    with pytest.raises(ValueError, match="condition_gain must have shape"):
-        run(model, prompt, condition_gain=torch.zeros(2, 2))
-
-
 def test_generate_limits_and_modes(model, prompt) -> None:
     with pytest.raises(ValueError, match="crop the prompt to its last 4 tokens"):
         run(model, prompt, max_new_tokens=44)
