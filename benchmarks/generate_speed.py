@@ -192,12 +192,18 @@ def decoding(args, ckpt: Checkpoint, seed: Score) -> dict:
     }
 
 
-def end_to_end(args, seed: Score) -> dict:
-    """MuseGen.continue_midi(seed, bars) with default sampling: wall seconds, median."""
+def end_to_end(args, seed: Score, **options) -> dict:
+    """MuseGen.continue_midi(seed, bars, **options) with default sampling: wall seconds, median.
+
+    With a style and a mood, the defaults decode 4 candidates (the mood check), each guided
+    (guidance 5 with a style): 8 rows a step instead of 1.
+    """
     musegen = MuseGen.from_pretrained(args.checkpoint)
     runs = []
     for r in range(args.repeats + 1):  # run 0 warms up
-        seconds, result = timed(lambda: musegen.continue_midi(seed, bars=args.bars, seed=0))
+        seconds, result = timed(
+            lambda: musegen.continue_midi(seed, bars=args.bars, seed=0, **options)
+        )
         if r > 0:
             p = result.provenance
             runs.append(
@@ -213,6 +219,7 @@ def end_to_end(args, seed: Score) -> dict:
     tokens = statistics.median(r["generated_tokens"] for r in runs)
     return {
         "bars": args.bars,
+        "options": options,
         "median_wall_seconds": wall,
         "seconds_per_bar": wall / args.bars,
         "median_generated_tokens": tokens,
@@ -259,6 +266,7 @@ def main() -> None:
     )
     dec = decoding(args, ckpt, seed)
     e2e = end_to_end(args, seed)
+    e2e_asked = end_to_end(args, seed, style="chorale", mood="calm")
 
     header = f"{'decoding':26} {'threads':>7} {'median s':>9} {'tokens/s':>9}"
     print(
@@ -290,6 +298,11 @@ def main() -> None:
         f"({e2e['seconds_per_bar']:.3f} s/bar), {e2e['median_generated_tokens']:.0f} tokens "
         f"at {e2e['tokens_per_second']:.0f} tokens/s, all complete: {e2e['all_complete']}"
     )
+    print(
+        f"continue_midi, {e2e['bars']} bars, style chorale and mood calm (guided, 4 "
+        f"candidates): {e2e_asked['median_wall_seconds']:.3f} s, all complete: "
+        f"{e2e_asked['all_complete']}"
+    )
 
     import transformers
 
@@ -306,6 +319,7 @@ def main() -> None:
         "seed": seed_name,
         "decoding": dec,
         "continue_midi": e2e,
+        "continue_midi_style_and_mood": e2e_asked,
         "machine": {
             "python": platform.python_version(),
             "machine": platform.machine(),
