@@ -55,9 +55,8 @@ def _f(value, digits: int = 3) -> str:
     return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
 
 
-def _lowest(statistics: dict, key: str) -> float | None:
-    values = [s[key] for s in statistics.values() if s[key] is not None]
-    return min(values, default=None)
+def _lowest(values) -> float | None:
+    return min((v for v in values if v is not None), default=None)
 
 
 def headlines(report: dict) -> list[tuple[str, str, str]]:
@@ -75,13 +74,13 @@ def headlines(report: dict) -> list[tuple[str, str, str]]:
          f"({_f(lk['model_any_condition']['nats_per_token'])})"),
         ("", "test tokens scored (windows)", f"{lk['model']['tokens']} ({lk['windows']})"),
         ("Realism", "mean overlap of 7 statistics, generated vs real (lowest statistic)",
-         f"{_f(rl['mean_overlap'])} ({_f(_lowest(rl['statistics'], 'overlap'))})"),
+         f"{_f(rl['mean_overlap'])} "
+         f"({_f(_lowest(s['overlap'] for s in rl['statistics'].values()))})"),
         ("", "same, on half-size sets: generated vs real (real vs real, the ceiling)",
          f"{_f(rl['mean_halves_overlap'])} ({_f(rl['mean_real_vs_real_overlap'])})"),
     ]  # fmt: skip
     if "guided" in rl:
-        g = rl["guided"]
-        lowest = min((v for v in g["overlaps"].values() if v is not None), default=None)
+        g, lowest = rl["guided"], _lowest(rl["guided"]["overlaps"].values())
         rows.append(("", f"mean overlap (lowest statistic) with guidance {g['guidance']:g}",
                      f"{_f(g['mean_overlap'])} ({_f(lowest)})"))  # fmt: skip
     rows += [
