@@ -1,0 +1,55 @@
+"""How often is the asked style recognised? Continue the evaluation's neutral seeds (each
+held-out seed's meter and tempo, one middle C) in every style at the given guidance values, and
+score them with the evaluation's style classifier: the style section of `musegen evaluate`
+alone, for trying sampling settings quickly.
+
+    python examples/style_probe.py [CHECKPOINT] [--guidance 5 7] [--seeds-per-style 4]
+        [--temperature 0.95]
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import torch
+
+from musegen import evaluation as ev
+from musegen.api import MuseGen
+from musegen.data import Shards
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("checkpoint", nargs="?", default=None)
+    parser.add_argument("--guidance", type=float, nargs="+", default=[5.0])
+    parser.add_argument("--seeds-per-style", type=int, default=4)
+    parser.add_argument("--temperature", type=float, default=None)
+    parser.add_argument("--corpus", default="data/corpus")
+    parser.add_argument("--shards", default="data/cache")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    cfg = ev.EvalConfig(out=Path("unused"), corpus=args.corpus, shards=args.shards,
+                        seeds_per_style=args.seeds_per_style)  # fmt: skip
+    pieces, shards = ev.Pieces(cfg.corpus), Shards.open(cfg.shards)
+    train = [p["id"] for p in shards.pieces("train")]
+    test = [p["id"] for p in shards.pieces("test")]
+    mg = MuseGen.from_pretrained(args.checkpoint)
+    if args.temperature is not None:
+        continue_midi = mg.continue_midi
+        mg.continue_midi = lambda *a, **k: continue_midi(*a, temperature=args.temperature, **k)
+    seeds = ev.pick_seeds(pieces, test, mg.styles, cfg.seeds_per_style, cfg.seed_bars,
+                          cfg.max_bars)  # fmt: skip
+    jobs = [ev.Generation(i, style, None, g, cfg.max_bars, neutral=True)
+            for g in args.guidance for i in range(len(seeds)) for style in mg.styles]  # fmt: skip
+    ev.generate_all(mg, seeds, jobs, cfg, lambda: None)
+    classifier = ev.train_style_classifier(pieces, train, mg.styles, cfg, lambda d, t: None)
+    result = ev.style_control(classifier, pieces, test, mg.styles, jobs, cfg)
+    print(f"real held-out: {result['real']['accuracy']:.3f} (target: 70% of it)")
+    for g in args.guidance:
+        print(f"guidance {g:g}: {result[f'guidance_{g:g}']['accuracy']:.3f} "
+              f"of {len(jobs) // len(args.guidance)} continuations")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
