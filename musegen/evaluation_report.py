@@ -287,7 +287,10 @@ def plot_mood(mood: dict, path: Path) -> Path:
         ax.set_xticks(x, moods)
         ax.set_ylim(0, 1)
         ax.set_title(f"{what} matches the asked mood", fontsize=9)
-    fig.axes[0].legend(fontsize=8)
+    fig.tight_layout()
+    # Above the panels, where no bar can hide under it (saved with bbox_inches="tight").
+    fig.legend(*fig.axes[0].get_legend_handles_labels(), loc="lower center",
+               bbox_to_anchor=(0.5, 1.0), ncol=3, fontsize=8)  # fmt: skip
     return _save(fig, path)
 
 
