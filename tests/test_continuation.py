@@ -163,6 +163,10 @@ def test_asking_a_mood_keeps_a_candidate_in_its_mode(mg):
             assert mode == check["wanted_mode"]
         again = mg.continue_midi(seed, bars=2, seed=3, mood=mood, temperature=1.2)
         assert again.to_bytes() == result.to_bytes()
+    two = mg.continue_midi(seed, bars=2, seed=3, mood="sad", variations=2, temperature=1.2)
+    assert [t.provenance["variation"] for t in two] == [1, 2]  # 8 rows decoded, 2 kept
+    assert all(len(t.provenance["mood_check"]["candidates"]) == 4 for t in two)
+    assert two[0].continuation.to_bytes() != two[1].continuation.to_bytes()
     alone = mg.continue_midi(seed, bars=2, seed=3, mood="sad", mood_candidates=1)
     assert "mood_check" not in alone.provenance
     assert "mood_check" not in mg.continue_midi(seed, bars=2, seed=3).provenance
