@@ -25,8 +25,6 @@ from musegen.corpus import read_manifest
 from musegen.data import IGNORE, Shards, WindowSampler, note_counts
 from musegen.errors import InputError
 
-VALENCE, HIGH_AROUSAL = labels.MODE_OF_MOOD, labels.HIGH_AROUSAL
-
 
 @dataclass
 class EvalConfig:
@@ -283,13 +281,17 @@ def plan(seeds: list[Seed], styles: list[str], moods: list[str], cfg: EvalConfig
     """Generation jobs of each section."""
     bars = cfg.max_bars
     guidances = sorted({1.0, float(cfg.guidance)})
-    return {
-        # Realism at guidance 1, and at the higher guidance, to show what guidance costs.
-        **{name: [Generation(i, s.style if s.style in styles else None,
-                             s.mood if s.mood in moods else None, g, s.bars)
-                  for i, s in enumerate(seeds)]
-           for name, g in (("realism", 1.0), ("realism_guided", guidances[-1]))
-           if name == "realism" or g != 1},
+
+    def real_seeds(g: float) -> list[Generation]:  # each seed with its own style and mood
+        return [Generation(i, s.style if s.style in styles else None,
+                           s.mood if s.mood in moods else None, g, s.bars)
+                for i, s in enumerate(seeds)]  # fmt: skip
+
+    # Realism at guidance 1, and at the higher guidance, to show what guidance costs.
+    jobs = {"realism": real_seeds(1.0)}
+    if guidances[-1] != 1:
+        jobs["realism_guided"] = real_seeds(guidances[-1])
+    return jobs | {
         "style": [Generation(i, st, None, g, bars, neutral=True) for g in guidances
                   for i in range(len(seeds)) for st in styles],
         # The model alone (one candidate) at each guidance, and as shipped: the API's default
@@ -408,8 +410,8 @@ def mood_control(seeds: list[Seed], jobs: list[Generation], references: dict, mo
     found = [mood_of(j.score, j.bars, references.get(seeds[j.seed].style, _NEUTRAL)) for j in jobs]
     floor = [f for f, j in zip(found, jobs, strict=True) if j.mood is None]
     result: dict = {"per_mood": {}, "mood_candidates": Options().mood_candidates}
+    kinds = {"conditioned": 1, "checked": None}  # candidates: one, or the API's default
     for m in moods:
-        kinds = {"conditioned": 1, "checked": None}
         result["per_mood"][m] = {
             kind: _matches([f for f, j in zip(found, jobs, strict=True) if j.mood == m
                             and j.guidance == 1 and j.candidates == n], m)
@@ -432,11 +434,11 @@ def mood_control(seeds: list[Seed], jobs: list[Generation], references: dict, mo
             result[f"{kind}_{what}_match"] = _nanmean(values)
     result["empty_continuations"] = sum(f is None for f in found)
     conditioned = {m: result["per_mood"][m]["conditioned"] for m in moods}
-    major = [conditioned[m]["major_share"] for m in moods if VALENCE.get(m) == "major"]
-    minor = [conditioned[m]["major_share"] for m in moods if VALENCE.get(m) == "minor"]
+    major = [conditioned[m]["major_share"] for m in moods if labels.MODE_OF_MOOD.get(m) == "major"]
+    minor = [conditioned[m]["major_share"] for m in moods if labels.MODE_OF_MOOD.get(m) == "minor"]
     result["valence_effect"] = _nanmean(major) - _nanmean(minor)
-    high = [conditioned[m]["mean_arousal"] for m in moods if HIGH_AROUSAL.get(m)]
-    low = [conditioned[m]["mean_arousal"] for m in moods if not HIGH_AROUSAL.get(m)]
+    high = [conditioned[m]["mean_arousal"] for m in moods if labels.HIGH_AROUSAL.get(m)]
+    low = [conditioned[m]["mean_arousal"] for m in moods if not labels.HIGH_AROUSAL.get(m)]
     result["arousal_effect"] = _nanmean(high) - _nanmean(low)
     return result
 
@@ -446,8 +448,8 @@ _NEUTRAL = labels.arousal_reference([], [])
 
 def _matches(found: list[dict | None], mood: str) -> dict:
     """Valence, arousal and joint match rates; an empty continuation matches nothing."""
-    valence = [f is not None and f["mode"] == VALENCE.get(mood) for f in found]
-    arousal = [f is not None and (f["arousal"] > 0) == HIGH_AROUSAL.get(mood) for f in found]
+    valence = [f is not None and f["mode"] == labels.MODE_OF_MOOD.get(mood) for f in found]
+    arousal = [f is not None and (f["arousal"] > 0) == labels.HIGH_AROUSAL.get(mood) for f in found]
     return {
         "n": len(found),
         "valence": _nanmean(valence), "arousal": _nanmean(arousal),
