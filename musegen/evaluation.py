@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import time
+import zlib
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -69,6 +70,7 @@ class Seed:
     score: Score
     real: Score  # the next `bars` bars of the piece, from tick 0
     bars: int
+    start: int = 0  # the piece's bar the seed starts at
 
     @cached_property
     def neutral(self) -> Score:
@@ -175,7 +177,7 @@ def pick_seeds(pieces: Pieces, test_ids: list[str], styles: list[str], per_style
                 real = excerpt(score, lines, start + seed_bars, start + seed_bars + bars)
                 if seed.note_num() and real.note_num():
                     row = pieces.rows[piece]
-                    found.append(Seed(piece, style, row["mood"], seed, real, bars))
+                    found.append(Seed(piece, style, row["mood"], seed, real, bars, start))
         seeds += found
     if not seeds:
         raise InputError("no held-out piece is long enough to cut a seed from; use --seed-bars 1")
@@ -264,13 +266,24 @@ def likelihood(ckpt, shards: Shards, cfg: EvalConfig, tick) -> dict:
 # --------------------------------------------------------------------------- generation
 
 
+def job_seed(base: int, seed: Seed, job: Generation) -> int:
+    """A job's random seed, from what the job is rather than where it sits in the plan.
+
+    So adding a section or a seed changes no other job's draw, and the same request at two
+    guidances shares its random numbers (a paired comparison of the guidances).
+    """
+    what = (base, seed.piece, seed.start, job.neutral, job.style, job.mood, job.candidates)
+    return zlib.crc32(repr(what).encode())
+
+
 def generate_all(mg, seeds: list[Seed], jobs: list[Generation], cfg: EvalConfig, tick) -> None:
-    """Run every generation job in place (one continuation each, seeded by its index)."""
-    for k, job in enumerate(jobs):
+    """Run every generation job in place (one continuation each)."""
+    for job in jobs:
         seed = seeds[job.seed].neutral if job.neutral else seeds[job.seed].score
         extra = {} if job.candidates is None else {"mood_candidates": job.candidates}
+        draw = job_seed(cfg.seed, seeds[job.seed], job)
         result = mg.continue_midi(seed, job.bars, style=job.style, mood=job.mood,
-                                  guidance=job.guidance, seed=cfg.seed + k, **extra)  # fmt: skip
+                                  guidance=job.guidance, seed=draw, **extra)  # fmt: skip
         job.score = result.continuation.score
         job.tokens = int(result.provenance["generated_tokens"])
         job.seconds = float(result.provenance["seconds"])

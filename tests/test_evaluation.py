@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import pytest
 from symusic import Note, Score, Tempo, TimeSignature, Track
@@ -110,6 +111,22 @@ def test_excerpt_cuts_at_bar_lines_with_the_tempo_in_force():
     assert timeline.meter_at(cut, 0).numerator == 3
     assert timeline.tempo_at(cut, 0) == pytest.approx(90) and timeline.tempo_at(cut, 3 * Q) == 120
     assert timeline.end_tick(cut) == 6 * Q
+
+
+def test_a_jobs_random_seed_depends_on_the_job_not_its_place_in_the_plan():
+    seeds = [evaluation.Seed("a", "chorale", "calm", Score(Q), Score(Q), 8, start=0),
+             evaluation.Seed("a", "chorale", "calm", Score(Q), Score(Q), 8, start=12)]  # fmt: skip
+    plan = evaluation.plan(seeds, ["chorale", "medieval"], ["happy", "sad"],
+                           evaluation.EvalConfig(out=Path("unused")))  # fmt: skip
+    every = [j for section in plan.values() for j in section]
+    draws = [evaluation.job_seed(0, seeds[j.seed], j) for j in every]
+    # The same request at guidance 1 and 5 is paired; different requests draw differently.
+    requests = {(j.seed, j.neutral, j.style, j.mood, j.candidates) for j in every}
+    assert len(set(draws)) == len(requests) < len(every)
+    # Another base seed moves every draw; a later seed of the same piece is its own request.
+    job = every[0]
+    assert evaluation.job_seed(1, seeds[0], job) != evaluation.job_seed(0, seeds[0], job)
+    assert evaluation.job_seed(0, seeds[1], job) != evaluation.job_seed(0, seeds[0], job)
 
 
 def test_mood_of_a_lively_major_line():
