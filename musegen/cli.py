@@ -300,6 +300,11 @@ def continue_(
     guidance: float | None = typer.Option(
         None, help="classifier-free guidance; 1 = off; default 5 with --style, else 1"
     ),
+    guide_against: str = typer.Option(
+        "other-styles",
+        help="with --style: guidance moves away from the other styles (other-styles) or from "
+        "the unconditioned model (any, classic classifier-free guidance)",
+    ),
     variations: int = typer.Option(1),
     mood_candidates: int = typer.Option(
         4,
@@ -333,7 +338,7 @@ def continue_(
         style=style, mood=mood, temperature=temperature, top_k=top_k, top_p=top_p, min_p=min_p,
         repetition_penalty=repetition_penalty, guidance=guidance, seed=seed, key=key,
         pitch_range=_range(pitch_range), programs=_programs(programs),
-        mood_candidates=mood_candidates,
+        mood_candidates=mood_candidates, guide_against=guide_against,
     )  # fmt: skip
     limits = dict(max_notes=max_notes, max_tracks=max_tracks, max_bytes=max_bytes,
                   max_seconds=max_seconds)  # fmt: skip
@@ -400,7 +405,9 @@ def evaluate(
     seeds_per_style: int | None = typer.Option(None, min=1, help="held-out seeds per style (4)"),
     seed: int = typer.Option(0, help="random seed for sampling and splits of the real set"),
     max_windows: int | None = typer.Option(None, min=1, help="test windows for likelihood (400)"),
-    guidance: float = typer.Option(5.0, help="the higher guidance tried (1 is always tried)"),
+    guidance: float | None = typer.Option(
+        None, help="the higher guidance tried (1 is always tried); default: as shipped (5)"
+    ),
     device: str = typer.Option("cpu", help="cpu | cuda"),
     threads: int = typer.Option(1, min=1, help="CPU threads for the model"),
     compile: bool = typer.Option(False, "--compile", help="torch.compile the model (needs g++)"),
@@ -414,8 +421,8 @@ def evaluate(
 
     cfg = EvalConfig(
         out=out, checkpoint=checkpoint, corpus=corpus_dir, shards=shards, quick=quick,
-        seeds_per_style=seeds_per_style, seed=seed, max_windows=max_windows, guidance=guidance,
-        device=device, threads=threads, compile=compile,
+        seeds_per_style=seeds_per_style, seed=seed, max_windows=max_windows, device=device,
+        threads=threads, compile=compile, **({} if guidance is None else {"guidance": guidance}),
     )  # fmt: skip
     if readme is not None and (not readme.is_file() or README_START not in readme.read_text()):
         fail(f"{readme} has no {README_START} ... {README_END} block for the results table")

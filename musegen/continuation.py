@@ -26,6 +26,7 @@ MAX_BARS = 256
 # (README, Results) finds the asked style recognised far more often than at 1 (off), with the
 # continuations of real seeds about as realistic.
 STYLE_GUIDANCE = 5.0
+GUIDE_AGAINST = ("other-styles", "any")
 
 
 @dataclass
@@ -47,6 +48,7 @@ class Options:
     pitch_range: tuple[int, int] | None = None
     programs: list[int] | None = None  # GM programs (0-127) for the new material, -1 = drums
     mood_candidates: int = 4  # with a mood: candidates decoded per variation, see _mode_check
+    guide_against: str = "other-styles"  # or "any"; see negative_conditions
 
     def __post_init__(self) -> None:
         if not 1 <= self.bars <= MAX_BARS:
@@ -61,6 +63,9 @@ class Options:
             self.guidance = STYLE_GUIDANCE if self.style is not None else 1.0
         if self.guidance < 0 or not math.isfinite(self.guidance):
             raise InputError(f"--guidance {self.guidance} is invalid: use a value >= 0 (1 = off)")
+        if self.guide_against not in GUIDE_AGAINST:
+            raise InputError(f"--guide-against {self.guide_against!r} is invalid: use "
+                             f"{' or '.join(GUIDE_AGAINST)}")  # fmt: skip
         if self.key is not None:
             try:
                 labels.parse_key(self.key)
@@ -151,6 +156,7 @@ def _continue_seed(
                f"bars: the prompt keeps its last {len(prompt_ids)} of {len(seed_ids)} tokens, "
                "cut at a bar line")  # fmt: skip
 
+    negatives = negative_conditions(tok, options)
     K = options.candidates
     B = options.variations * K  # row v * K + c is candidate c of variation v
     generator = torch.Generator().manual_seed(options.seed)
@@ -169,7 +175,7 @@ def _continue_seed(
         prompts = [cond + _crop_at_bar(histories[r], crop, tok.starts_bar) for r in batch]
         width = len(prompts[0])
         prompt = torch.tensor(prompts)
-        uncond = torch.tensor([tok.condition_ids(None, None) + p[2:] for p in prompts])
+        uncond = torch.tensor([neg + p[2:] for neg in negatives for p in prompts])  # negative-major
         sub = _substate(state, batch)
 
         def mask_fn(step, tokens, sub=sub):
@@ -226,6 +232,23 @@ def _continue_seed(
             info["mood_check"] = check
         results.append(Generated(full, new, new_start, chans, info))
     return results
+
+
+def negative_conditions(tok, options: Options) -> list[list[int]]:
+    """The conditions classifier-free guidance moves away from, one [style, mood] pair each.
+
+    With a style and `guide_against="other-styles"`: every other style (mood "any"), as an
+    equal mixture. Guidance then moves toward what sets the style apart from each of the
+    others, its close neighbours included, rather than from the "any" average, which is
+    mostly the largest repertories and holds the asked style itself. Measured on the
+    evaluation's neutral seeds (README, Results), the asked style is recognised more often
+    at a lower guidance; each other style is one more row per decoding step.
+    Else the "any" pair, classic classifier-free guidance.
+    """
+    others = [] if options.style is None or options.guide_against == "any" else [
+        tok.condition_ids(other, None) for other in tok.styles if other != options.style
+    ]  # fmt: skip
+    return others or [tok.condition_ids(None, None)]
 
 
 def _mode_check(candidates: list[list[tuple]], mood: str) -> tuple[int, dict]:

@@ -21,7 +21,7 @@ import torch
 from symusic import KeySignature, Note, Score, Tempo, TimeSignature, Track
 
 from musegen import labels, metrics, timeline
-from musegen.continuation import Options
+from musegen.continuation import STYLE_GUIDANCE, Options
 from musegen.corpus import read_manifest
 from musegen.data import IGNORE, Shards, WindowSampler, note_counts
 from musegen.errors import InputError
@@ -41,7 +41,7 @@ class EvalConfig:
     seed_bars: int | None = None  # bars of each seed; default 4, quick 2
     max_bars: int | None = None  # bars generated per continuation; default 8, quick 2
     max_windows: int | None = None  # likelihood windows; default 400, quick 4
-    guidance: float = 5.0  # the higher guidance tried (1 is always tried)
+    guidance: float = STYLE_GUIDANCE  # the higher guidance tried (1 is always tried)
     classifier_pieces: int | None = None  # training pieces per style; default 200, quick 8
     device: str = "cpu"
     threads: int = 1
@@ -97,6 +97,7 @@ class Generation:
     bars: int
     neutral: bool = False  # from the seed's neutral version (style and mood control)
     candidates: int | None = None  # mood candidates per continuation; None: the API's default
+    guide_against: str | None = None  # what guidance moves away from; None: the API's default
     score: Score | None = None  # the new bars alone, from tick 0
     tokens: int = 0
     seconds: float = 0.0
@@ -281,6 +282,8 @@ def generate_all(mg, seeds: list[Seed], jobs: list[Generation], cfg: EvalConfig,
     for job in jobs:
         seed = seeds[job.seed].neutral if job.neutral else seeds[job.seed].score
         extra = {} if job.candidates is None else {"mood_candidates": job.candidates}
+        if job.guide_against is not None:
+            extra["guide_against"] = job.guide_against
         draw = job_seed(cfg.seed, seeds[job.seed], job)
         result = mg.continue_midi(seed, job.bars, style=job.style, mood=job.mood,
                                   guidance=job.guidance, seed=draw, **extra)  # fmt: skip
@@ -305,7 +308,10 @@ def plan(seeds: list[Seed], styles: list[str], moods: list[str], cfg: EvalConfig
     if guidances[-1] != 1:
         jobs["realism_guided"] = real_seeds(guidances[-1])
     return jobs | {
-        "style": [Generation(i, st, None, g, bars, neutral=True) for g in guidances
+        # Guided as shipped (away from the other styles), and classic guidance (away from "any").
+        "style": [Generation(i, st, None, g, bars, neutral=True, guide_against=against)
+                  for g, against in [(g, None) for g in guidances]
+                  + [(g, "any") for g in guidances if g != 1]
                   for i in range(len(seeds)) for st in styles],
         # The model alone (one candidate) at each guidance, and as shipped: the API's default
         # mood check, which keeps one of several candidates in the mood's mode.
@@ -382,12 +388,19 @@ def style_control(classifier, pieces: Pieces, test_ids, styles, jobs, cfg: EvalC
                 y.append(styles.index(pieces.rows[piece]["style"]))
     result = {"styles": styles, "chance": 1 / len(styles)}
     result["real"] = _accuracy(np.array(y), classifier.predict(np.array(x)), len(styles))
-    for g in sorted({j.guidance for j in jobs}):
-        chosen = [j for j in jobs if j.guidance == g]
+    for key in sorted({style_key(j) for j in jobs}):
+        chosen = [j for j in jobs if style_key(j) == key]
         feats = np.array([metrics.style_features(j.score, j.bars) for j in chosen])
         wanted = np.array([styles.index(j.style) for j in chosen])
-        result[f"guidance_{g:g}"] = _accuracy(wanted, classifier.predict(feats), len(styles))
+        result[key] = _accuracy(wanted, classifier.predict(feats), len(styles))
     return result
+
+
+def style_key(job: Generation) -> str:
+    """The report key of a style job: guidance_5 as shipped, guidance_5_any for classic
+    guidance (away from "any")."""
+    classic = job.guide_against == "any" and job.guidance != 1
+    return f"guidance_{job.guidance:g}" + ("_any" if classic else "")
 
 
 def _accuracy(true: np.ndarray, predicted: np.ndarray, classes: int) -> dict:

@@ -89,7 +89,7 @@ def headlines(report: dict) -> list[tuple[str, str, str]]:
     ]  # fmt: skip
     for key in sorted(k for k in st if k.startswith("guidance_")):
         rows.append(("", f"accuracy on continuations (neutral seeds) asked for a style, "
-                     f"guidance {key[9:]}",
+                     f"{guidance_name(key)}",
                      _f(st[key]["accuracy"])))  # fmt: skip
     for what in ("valence", "arousal", "both"):
         rows.append(("Mood" if what == "valence" else "",
@@ -243,9 +243,18 @@ def plot_realism(realism: dict, path: Path) -> Path:
     return _save(fig, path)
 
 
+def guidance_name(key: str) -> str:
+    """A style key in words: guidance_5 -> guidance 5 away from the other styles (as shipped;
+    guidance_1 is unguided), guidance_5_any -> classic classifier-free guidance."""
+    value, _, classic = key.removeprefix("guidance_").partition("_")
+    if classic:
+        return f'guidance {value} away from "any"'
+    return f"guidance {value}" + (" away from the other styles" if value != "1" else "")
+
+
 def plot_style(style: dict, path: Path) -> Path:
     panels = [("real held-out", style["real"])]
-    panels += [(f"generated, {k.replace('_', ' ')}", style[k]) for k in sorted(style)
+    panels += [(f"generated, {guidance_name(k)}", style[k]) for k in sorted(style)
                if k.startswith("guidance_")]  # fmt: skip
     names = style["styles"]
     fig = _figure(4.5 * len(panels), 4.5)

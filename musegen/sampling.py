@@ -124,10 +124,13 @@ def cfg_mix(cond_logits: Tensor, uncond_logits: Tensor, scale: float) -> Tensor:
     """Classifier-free guidance in log-prob space: uncond + scale * (cond - uncond).
 
     scale 1 gives the conditioned distribution, 0 the unconditioned one, > 1 pushes further
-    toward the condition.
+    toward the condition. ``uncond_logits`` (B, V), or (K, B, V) for K negative prompts: then
+    "uncond" is their equal mixture, log(mean_k p_k), so guidance pushes away from all of them.
     """
     cond = F.log_softmax(cond_logits.float(), dim=-1)
     uncond = F.log_softmax(uncond_logits.float(), dim=-1)
+    if uncond.dim() == 3:
+        uncond = torch.logsumexp(uncond, dim=0) - math.log(uncond.shape[0])
     return uncond + scale * (cond - uncond)
 
 
@@ -194,9 +197,10 @@ def generate(
     """Continue ``prompt`` (B, T0) by up to ``max_new_tokens``; returns (B, T0 + n) token ids.
 
     Args:
-        uncond_prompt: same shape as prompt with the condition tokens swapped for "any"; used
-            for classifier-free guidance when sampling.guidance != 1, as extra batch rows of
-            the same forward pass.
+        uncond_prompt: the prompt with its condition tokens swapped for "any" (B, T0), or K
+            such swaps stacked (K * B, T0) whose mixture guidance moves away from (e.g. every
+            other style); used for classifier-free guidance when sampling.guidance != 1, as
+            extra batch rows of the same forward pass.
         mask_fn: (step, tokens so far (B, T)) -> allowed tokens, bool (B, V) or (V,), or None.
         stop_fn: (new token (B,), step) -> bool (B,); a stopped row emits pad_id from then on,
             and the loop ends once every row has stopped.
@@ -223,10 +227,13 @@ def generate(
             "stopped rows keep feeding it to the model"
         )
     guided = uncond_prompt is not None and sampling.guidance != 1
-    if uncond_prompt is not None and uncond_prompt.shape != prompt.shape:
+    if uncond_prompt is not None and (
+        uncond_prompt.dim() != 2 or uncond_prompt.shape[1] != T0 or uncond_prompt.shape[0] % B
+        or uncond_prompt.shape[0] == 0
+    ):  # fmt: skip
         raise ValueError(
-            f"uncond_prompt shape {tuple(uncond_prompt.shape)} must equal prompt shape "
-            f"{tuple(prompt.shape)}: swap condition tokens for 'any' tokens in place"
+            f"uncond_prompt shape {tuple(uncond_prompt.shape)} must be (K * {B}, {T0}) for the "
+            f"prompt's {tuple(prompt.shape)}: swap condition tokens for 'any' tokens in place"
         )
     device = next(model.parameters()).device
     procs = build_processors(sampling)
@@ -263,13 +270,13 @@ def _decode(
     tokens = prompt  # (B, T)
     if max_new_tokens == 0:
         return tokens
-    rows = torch.cat([prompt, uncond]) if uncond is not None else prompt  # (R, T0), R = B or 2B
+    rows = torch.cat([prompt, uncond]) if uncond is not None else prompt  # (R, T0), R = (1+K)B
     cache = model.new_cache(rows.shape[0], max_len=T0 + max_new_tokens) if use_cache else None
     logits = model(rows, cache)[:, -1]  # (R, V)
     stopped = torch.zeros(B, dtype=torch.bool, device=prompt.device)
     for step in range(max_new_tokens):
-        if uncond is not None:
-            logits = cfg_mix(logits[:B], logits[B:], guidance)  # (B, V)
+        if uncond is not None:  # the K negative rows of each prompt row, (K, B, V)
+            logits = cfg_mix(logits[:B], logits[B:].view(-1, B, logits.shape[-1]), guidance)
         logits = logits.float()
         if mask_fn is not None:
             allowed = mask_fn(step, tokens)
@@ -289,11 +296,12 @@ def _decode(
         if bool(stopped.all()) or step == max_new_tokens - 1:
             break
         if use_cache:
-            feed = new[:, None] if uncond is None else torch.cat([new, new])[:, None]  # (R, 1)
+            feed = new.repeat(rows.shape[0] // B)[:, None]  # (R, 1): row r continues r mod B
             logits = model(feed, cache)[:, -1]
         else:
             full = tokens
             if uncond is not None:
-                full = torch.cat([tokens, torch.cat([uncond, tokens[:, T0:]], dim=1)])
+                new_part = tokens[:, T0:].repeat(uncond.shape[0] // B, 1)
+                full = torch.cat([tokens, torch.cat([uncond, new_part], dim=1)])
             logits = model(full)[:, -1]  # (R, V)
     return tokens

@@ -415,6 +415,7 @@ OPTION_CASES = [
         "0",
         expect="--mood-candidates 0 is out of range",
     ),  # fmt: skip
+    cont("guide-against-x", BASE, "--guide-against", "x", expect="--guide-against 'x' is invalid"),
     cont("unknown-style", BASE, "--style", "vaporwave", expect="unknown style 'vaporwave'"),
     cont("unknown-mood", BASE, "--mood", "ecstatic", expect="unknown mood 'ecstatic'"),
     cont("key-H-major", BASE, "--key", "H:major", expect="unknown key 'H:major'"),

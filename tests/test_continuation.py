@@ -11,7 +11,7 @@ from symusic import Note, Score, Tempo, TimeSignature, Track
 
 from musegen import labels, timeline
 from musegen.api import MuseGen
-from musegen.continuation import STYLE_GUIDANCE, Options, _mode_check
+from musegen.continuation import STYLE_GUIDANCE, Options, _mode_check, negative_conditions
 from musegen.errors import InputError
 
 
@@ -180,6 +180,25 @@ def test_a_style_is_guided_unless_told_otherwise(mg):
     assert Options(style="chorale", guidance=1.0).guidance == 1.0
     result = mg.continue_midi(seed_score(), bars=1, seed=2, style="chorale")
     assert result.provenance["options"]["guidance"] == STYLE_GUIDANCE
+
+
+def test_a_style_is_guided_away_from_the_other_styles(mg):
+    tok = mg.checkpoint.tokenizer
+    assert len(tok.styles) >= 2
+    style = tok.styles[0]
+    others = negative_conditions(tok, Options(style=style, mood="sad"))
+    assert others == [tok.condition_ids(s, None) for s in tok.styles[1:]]
+    anyway = [tok.condition_ids(None, None)]
+    assert negative_conditions(tok, Options(style=style, guide_against="any")) == anyway
+    assert negative_conditions(tok, Options(mood="sad")) == anyway  # no style: classic CFG
+    seed = seed_score()
+    against = [mg.continue_midi(seed, bars=2, seed=5, style=style, guide_against=g)
+               for g in ("other-styles", "any", "other-styles")]  # fmt: skip
+    assert against[0].to_bytes() == against[2].to_bytes()  # deterministic with 1 + K rows
+    assert against[0].to_bytes() != against[1].to_bytes()
+    assert against[0].provenance["options"]["guide_against"] == "other-styles"
+    with pytest.raises(InputError, match="--guide-against 'none' is invalid"):
+        mg.continue_midi(seed, bars=1, style=style, guide_against="none")
 
 
 def test_unknown_names_and_bad_options_list_the_valid_ones(mg):

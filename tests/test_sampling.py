@@ -125,6 +125,16 @@ def test_cfg_mix() -> None:
     torch.testing.assert_close(cfg_mix(cond, uncond, 3.0), lu + 3 * (lc - lu))
 
 
+def test_cfg_mix_against_several_negatives_uses_their_mixture() -> None:
+    cond, negatives = torch.randn(2, 10), torch.randn(3, 2, 10)  # 3 negatives for 2 rows
+    mixture = negatives.softmax(-1).mean(0).log()  # (2, 10)
+    torch.testing.assert_close(cfg_mix(cond, negatives, 0.0).softmax(-1), mixture.exp())
+    torch.testing.assert_close(cfg_mix(cond, negatives, 2.0),
+                               mixture + 2 * (cond.log_softmax(-1) - mixture))  # fmt: skip
+    one = negatives[:1].expand(4, 2, 10)  # one negative repeated is that negative
+    torch.testing.assert_close(cfg_mix(cond, one, 2.0), cfg_mix(cond, negatives[0], 2.0))
+
+
 def test_build_processors_order_and_window() -> None:
     assert build_processors(SamplingConfig()) == []
     cfg = SamplingConfig(temperature=0.5, top_k=2, repetition_penalty=2.0, repetition_window=1)
@@ -176,6 +186,24 @@ def test_guidance_scale_one_equals_no_guidance(model, prompt) -> None:
     assert not torch.equal(guided, plain)
 
 
+@pytest.mark.parametrize("use_cache", [True, False])
+def test_guidance_against_several_negatives(model, prompt, use_cache: bool) -> None:
+    zeros, ones = torch.zeros_like(prompt), torch.ones_like(prompt)
+    guided = SamplingConfig(guidance=20.0)  # sampled, and strong: a random model is nearly flat
+    # Two identical negatives are one negative; two different ones are neither of them.
+    alone = run(model, prompt, uncond_prompt=zeros, sampling=guided, use_cache=use_cache)
+    twice = run(model, prompt, uncond_prompt=torch.cat([zeros, zeros]), sampling=guided,
+                use_cache=use_cache)  # fmt: skip
+    assert torch.equal(twice, alone)
+    both = run(model, prompt, uncond_prompt=torch.cat([zeros, ones]), sampling=guided,
+               use_cache=use_cache)  # fmt: skip
+    other = run(model, prompt, uncond_prompt=ones, sampling=guided, use_cache=use_cache)
+    assert not torch.equal(both, alone) and not torch.equal(both, other)
+    if use_cache:  # and the cached loop decodes the negatives as the recomputing one does
+        assert torch.equal(both, run(model, prompt, uncond_prompt=torch.cat([zeros, ones]),
+                                     sampling=guided, use_cache=False))  # fmt: skip
+
+
 def test_mask_fn_is_respected(model, prompt) -> None:
     seen_steps = []
 
@@ -212,8 +240,9 @@ def test_stop_fn_pads_stopped_rows_and_ends_loop(model, prompt) -> None:
 def test_generate_limits_and_modes(model, prompt) -> None:
     with pytest.raises(ValueError, match="crop the prompt to its last 4 tokens"):
         run(model, prompt, max_new_tokens=44)
-    with pytest.raises(ValueError, match="must equal prompt shape"):
-        run(model, prompt, uncond_prompt=prompt[:, 1:])
+    for wrong in (prompt[:, 1:], prompt[:2], prompt[:0]):
+        with pytest.raises(ValueError, match=r"must be \(K \* 3, 5\)"):
+            run(model, prompt, uncond_prompt=wrong)
     assert torch.equal(run(model, prompt, max_new_tokens=0), prompt)
     model.train()
     out = run(model, prompt, max_new_tokens=43)
