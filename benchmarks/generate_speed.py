@@ -195,8 +195,9 @@ def decoding(args, ckpt: Checkpoint, seed: Score) -> dict:
 def end_to_end(args, seed: Score, **options) -> dict:
     """MuseGen.continue_midi(seed, bars, **options) with default sampling: wall seconds, median.
 
-    With a style and a mood, the defaults decode 4 candidates (the mood check), each guided
-    (guidance 5 with a style): 8 rows a step instead of 1.
+    A style is guided away from every other style: 1 + 6 rows a step for the default's 7
+    styles (2 with guide_against="any"). A mood adds the mood check's 4 candidates, each
+    with its rows: 28 a step with both.
     """
     musegen = MuseGen.from_pretrained(args.checkpoint)
     runs = []
@@ -266,6 +267,8 @@ def main() -> None:
     )
     dec = decoding(args, ckpt, seed)
     e2e = end_to_end(args, seed)
+    e2e_style = end_to_end(args, seed, style="chorale")
+    e2e_style_any = end_to_end(args, seed, style="chorale", guide_against="any")
     e2e_asked = end_to_end(args, seed, style="chorale", mood="calm")
 
     header = f"{'decoding':26} {'threads':>7} {'median s':>9} {'tokens/s':>9}"
@@ -298,11 +301,15 @@ def main() -> None:
         f"({e2e['seconds_per_bar']:.3f} s/bar), {e2e['median_generated_tokens']:.0f} tokens "
         f"at {e2e['tokens_per_second']:.0f} tokens/s, all complete: {e2e['all_complete']}"
     )
-    print(
-        f"continue_midi, {e2e['bars']} bars, style chorale and mood calm (guided, 4 "
-        f"candidates): {e2e_asked['median_wall_seconds']:.3f} s, all complete: "
-        f"{e2e_asked['all_complete']}"
-    )
+    for what, r in (
+        ("style chorale (guided away from the other styles)", e2e_style),
+        ('style chorale, guided away from "any"', e2e_style_any),
+        ("style chorale and mood calm (guided, 4 candidates)", e2e_asked),
+    ):
+        print(
+            f"continue_midi, {r['bars']} bars, {what}: {r['median_wall_seconds']:.3f} s, "
+            f"all complete: {r['all_complete']}"
+        )
 
     import transformers
 
@@ -319,6 +326,8 @@ def main() -> None:
         "seed": seed_name,
         "decoding": dec,
         "continue_midi": e2e,
+        "continue_midi_style": e2e_style,
+        "continue_midi_style_against_any": e2e_style_any,
         "continue_midi_style_and_mood": e2e_asked,
         "machine": {
             "python": platform.python_version(),
