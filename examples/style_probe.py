@@ -4,7 +4,7 @@ score them with the evaluation's style classifier: the style section of `musegen
 alone, for trying sampling settings quickly.
 
     python examples/style_probe.py [CHECKPOINT] [--guidance 5 7] [--seeds-per-style 4]
-        [--temperature 0.95]
+        [--temperature 0.95] [--guide-against other-styles|any]
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import torch
 from musegen import evaluation as ev
 from musegen.api import MuseGen
 from musegen.data import Shards
+from musegen.evaluation_report import guidance_name
 
 
 def main() -> None:
@@ -25,6 +26,7 @@ def main() -> None:
     parser.add_argument("--guidance", type=float, nargs="+", default=[5.0])
     parser.add_argument("--seeds-per-style", type=int, default=4)
     parser.add_argument("--temperature", type=float, default=None)
+    parser.add_argument("--guide-against", default=None, help="other-styles (default) or any")
     parser.add_argument("--corpus", default="data/corpus")
     parser.add_argument("--shards", default="data/cache")
     args = parser.parse_args()
@@ -40,15 +42,18 @@ def main() -> None:
         mg.continue_midi = lambda *a, **k: continue_midi(*a, temperature=args.temperature, **k)
     seeds = ev.pick_seeds(pieces, test, mg.styles, cfg.seeds_per_style, cfg.seed_bars,
                           cfg.max_bars)  # fmt: skip
-    jobs = [ev.Generation(i, style, None, g, cfg.max_bars, neutral=True)
+    jobs = [ev.Generation(i, style, None, g, cfg.max_bars, neutral=True,
+                          guide_against=args.guide_against)
             for g in args.guidance for i in range(len(seeds)) for style in mg.styles]  # fmt: skip
     ev.generate_all(mg, seeds, jobs, cfg, lambda: None)
     classifier = ev.train_style_classifier(pieces, train, mg.styles, cfg, lambda d, t: None)
     result = ev.style_control(classifier, pieces, test, mg.styles, jobs, cfg)
-    print(f"real held-out: {result['real']['accuracy']:.3f} (target: 70% of it)")
-    for g in args.guidance:
-        print(f"guidance {g:g}: {result[f'guidance_{g:g}']['accuracy']:.3f} "
-              f"of {len(jobs) // len(args.guidance)} continuations")  # fmt: skip
+    real = result["real"]
+    print(f"real held-out: {real['accuracy']:.3f} pooled, {real['balanced_accuracy']:.3f} "
+          "balanced (the generated sets are balanced; the target is 70% of real)")  # fmt: skip
+    for key in sorted({ev.style_key(job) for job in jobs}):
+        print(f"{guidance_name(key)}: {result[key]['accuracy']:.3f} "
+              f"of {result[key]['n']} continuations")  # fmt: skip
 
 
 if __name__ == "__main__":
