@@ -240,9 +240,9 @@ def negative_conditions(tok, options: Options) -> list[list[int]]:
     With a style and `guide_against="other-styles"`: every other style (mood "any"), as an
     equal mixture. Guidance then moves toward what sets the style apart from each of the
     others, its close neighbours included, rather than from the "any" average, which is
-    mostly the largest repertories and holds the asked style itself. Measured on the
-    evaluation's neutral seeds (README, Results), the asked style is recognised more often
-    at a lower guidance; each other style is one more row per decoding step.
+    mostly the largest repertories and holds the asked style itself. On the evaluation's
+    neutral seeds (README, Results) the asked style is recognised more often at the same
+    guidance, with realism no worse; each other style is one more row per decoding step.
     Else the "any" pair, classic classifier-free guidance.
     """
     others = [] if options.style is None or options.guide_against == "any" else [

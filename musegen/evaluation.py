@@ -271,7 +271,7 @@ def job_seed(base: int, seed: Seed, job: Generation) -> int:
     """A job's random seed, from what the job is rather than where it sits in the plan.
 
     So adding a section or a seed changes no other job's draw, and the same request at two
-    guidances shares its random numbers (a paired comparison of the guidances).
+    guidances, or guided two ways, shares its random numbers (a paired comparison).
     """
     what = (base, seed.piece, seed.start, job.neutral, job.style, job.mood, job.candidates)
     return zlib.crc32(repr(what).encode())

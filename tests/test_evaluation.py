@@ -81,7 +81,8 @@ def test_quick_evaluation_writes_a_complete_report(tiny_checkpoint, small_corpus
     assert len(report["seeds"]) == len(styles)  # quick: one seed per style
     for key in ("guidance_1", g, f"{g}_any"):
         assert sum(map(sum, report["style"][key]["confusion"])) == len(styles) ** 2
-    assert 'guidance 5 away from "any"' in md and "guidance 5 away from the other styles" in md
+    shipped = f"guidance {STYLE_GUIDANCE:g} away from"
+    assert f'{shipped} "any"' in md and f"{shipped} the other styles" in md
     for stat in report["realism"]["statistics"].values():
         assert stat["overlap"] is None or 0 <= stat["overlap"] <= 1
 
