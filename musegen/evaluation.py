@@ -307,12 +307,12 @@ def plan(seeds: list[Seed], styles: list[str], moods: list[str], cfg: EvalConfig
     jobs = {"realism": real_seeds(1.0)}
     if guidances[-1] != 1:
         jobs["realism_guided"] = real_seeds(guidances[-1])
+    # Style at each guidance as shipped (away from the other styles), and the guided ones
+    # also with classic guidance (away from "any").
+    style_ways = [(g, None) for g in guidances] + [(g, "any") for g in guidances if g != 1]
     return jobs | {
-        # Guided as shipped (away from the other styles), and classic guidance (away from "any").
         "style": [Generation(i, st, None, g, bars, neutral=True, guide_against=against)
-                  for g, against in [(g, None) for g in guidances]
-                  + [(g, "any") for g in guidances if g != 1]
-                  for i in range(len(seeds)) for st in styles],
+                  for g, against in style_ways for i in range(len(seeds)) for st in styles],
         # The model alone (one candidate) at each guidance, and as shipped: the API's default
         # mood check, which keeps one of several candidates in the mood's mode.
         "mood": [Generation(i, None, m, g, bars, neutral=True, candidates=1)
