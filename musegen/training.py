@@ -18,6 +18,7 @@ from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
+from musegen import contrast
 from musegen.config import TrainConfig
 from musegen.data import IGNORE, EvalWindows, Shards, WindowSampler, WindowStream, note_counts
 from musegen.model import ModelConfig, MuseTransformer
@@ -97,7 +98,20 @@ class MuseLM(L.LightningModule):
         weights = batch[2] * (y != IGNORE)  # (B, T)
         loss = (nats * weights).sum() / weights.sum().clamp(min=1e-6)
         self.log("train_loss", loss, prog_bar=True)
+        if self.train_config.style_contrast > 0:
+            style_loss = self._style_contrast(batch[0], y, nats)
+            self.log("style_contrast", style_loss, prog_bar=True)
+            loss = loss + self.train_config.style_contrast * style_loss
         return loss
+
+    def _style_contrast(self, x: torch.Tensor, y: torch.Tensor, nats: torch.Tensor):
+        """The discriminative style loss of musegen.contrast on this batch."""
+        tok = self.trainer.datamodule.shards.tokenizer
+        styles = torch.tensor([tok.condition_ids(s, None)[0] for s in tok.styles], device=x.device)
+        starts = torch.cat([styles, styles.new_tensor(tok.condition_ids(None, None)[:1])])
+        swapped, _ = self._loss((contrast.swap_styles(x, styles), y))
+        ratios = contrast.piece_log_ratios(nats, swapped, x, y, styles, starts, IGNORE)
+        return contrast.style_contrast_loss(ratios)
 
     def validation_step(self, batch, batch_idx):
         nats, y = self._loss(batch)
