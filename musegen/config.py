@@ -66,9 +66,10 @@ class TrainConfig:
     # Share of training pieces transposed by 1 to transpose_range semitones up or down.
     transpose_share: float = 0.0
     transpose_range: int = 3
-    # > 0: weight of the discriminative style loss (musegen.contrast): each piece should be
-    # likelier under its own style than under another one; costs a second forward pass.
+    # > 0: weight of the discriminative label loss (musegen.contrast): each piece should be
+    # likelier under its own style (mood) than under another one; one more forward pass each.
     style_contrast: float = 0.0
+    mood_contrast: float = 0.0
 
     def __post_init__(self) -> None:
         checks = [
@@ -96,6 +97,7 @@ class TrainConfig:
             ("precision", self.precision in PRECISIONS, f"one of {', '.join(PRECISIONS)}"),
             ("dropout", 0 <= self.dropout < 1, "in [0, 1)"),
             ("style_contrast", self.style_contrast >= 0, ">= 0"),
+            ("mood_contrast", self.mood_contrast >= 0, ">= 0"),
         ]
         for name, ok, allowed in checks:
             if not ok:

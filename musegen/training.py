@@ -98,20 +98,28 @@ class MuseLM(L.LightningModule):
         weights = batch[2] * (y != IGNORE)  # (B, T)
         loss = (nats * weights).sum() / weights.sum().clamp(min=1e-6)
         self.log("train_loss", loss, prog_bar=True)
-        if self.train_config.style_contrast > 0:
-            style_loss = self._style_contrast(batch[0], y, nats)
-            self.log("style_contrast", style_loss, prog_bar=True)
-            loss = loss + self.train_config.style_contrast * style_loss
+        cfg = self.train_config
+        for kind, weight in (("style", cfg.style_contrast), ("mood", cfg.mood_contrast)):
+            if weight > 0:
+                label_loss = self._label_contrast(kind, batch[0], y, nats)
+                self.log(f"{kind}_contrast", label_loss, prog_bar=True)
+                loss = loss + weight * label_loss
         return loss
 
-    def _style_contrast(self, x: torch.Tensor, y: torch.Tensor, nats: torch.Tensor):
-        """The discriminative style loss of musegen.contrast on this batch."""
+    def _label_contrast(self, kind: str, x: torch.Tensor, y: torch.Tensor, nats: torch.Tensor):
+        """The discriminative loss of musegen.contrast for the style or mood labels of a batch."""
         tok = self.trainer.datamodule.shards.tokenizer
-        styles = torch.tensor([tok.condition_ids(s, None)[0] for s in tok.styles], device=x.device)
-        starts = torch.cat([styles, styles.new_tensor(tok.condition_ids(None, None)[:1])])
-        swapped, _ = self._loss((contrast.swap_styles(x, styles), y))
-        ratios = contrast.piece_log_ratios(nats, swapped, x, y, styles, starts, IGNORE)
-        return contrast.style_contrast_loss(ratios)
+        if kind == "style":
+            ids = [tok.condition_ids(name, None)[0] for name in tok.styles]
+            any_id = tok.condition_ids(None, None)[0]
+        else:
+            ids = [tok.condition_ids(None, name)[1] for name in tok.moods]
+            any_id = tok.condition_ids(None, None)[1]
+        labels = torch.tensor(ids, device=x.device)
+        starts = torch.tensor([*ids, any_id], device=x.device)
+        swapped, _ = self._loss((contrast.swap_labels(x, labels), y))
+        ratios = contrast.piece_log_ratios(nats, swapped, x, y, labels, starts, IGNORE)
+        return contrast.contrast_loss(ratios)
 
     def validation_step(self, batch, batch_idx):
         nats, y = self._loss(batch)

@@ -13,13 +13,13 @@ IGNORE = -100
 STYLES = torch.tensor([3, 4, 5])  # three styles; 9 is "any", 10 a mood, 20+ music
 
 
-def test_swap_styles_changes_every_style_token_and_nothing_else():
+def test_swap_labels_changes_every_style_token_and_nothing_else():
     x = torch.tensor(
         [[3, 10, 20, 21, 4, 10, 22, 9, 10, 23], [5, 10, 24, 25, 26, 3, 10, 27, 28, 29]]
     )
     seen = set()
     for seed in range(40):
-        swapped = contrast.swap_styles(x, STYLES, torch.Generator().manual_seed(seed))
+        swapped = contrast.swap_labels(x, STYLES, torch.Generator().manual_seed(seed))
         is_style = torch.isin(x, STYLES)
         assert torch.equal(swapped[~is_style], x[~is_style])  # "any", moods and music stay
         assert torch.isin(swapped[is_style], STYLES).all()
@@ -50,7 +50,7 @@ def test_piece_log_ratios_keep_rows_apart():
 
 
 def test_loss_is_log_2_when_the_styles_do_not_matter_and_falls_as_they_do():
-    assert float(contrast.style_contrast_loss(torch.zeros(4))) == pytest.approx(math.log(2))
-    assert float(contrast.style_contrast_loss(torch.full((4,), 1.0))) < 1e-4
-    assert float(contrast.style_contrast_loss(torch.full((4,), -1.0))) > 9.9
-    assert float(contrast.style_contrast_loss(torch.zeros(0))) == 0.0
+    assert float(contrast.contrast_loss(torch.zeros(4))) == pytest.approx(math.log(2))
+    assert float(contrast.contrast_loss(torch.full((4,), 1.0))) < 1e-4
+    assert float(contrast.contrast_loss(torch.full((4,), -1.0))) > 9.9
+    assert float(contrast.contrast_loss(torch.zeros(0))) == 0.0

@@ -74,7 +74,7 @@ def style_contrast_of(run: Path, shards: Path) -> float:
     x, y = (torch.from_numpy(np.stack(part)) for part in zip(*windows, strict=True))
     styles = torch.tensor([tok.condition_ids(s, None)[0] for s in tok.styles])
     starts = torch.cat([styles, torch.tensor(tok.condition_ids(None, None)[:1])])
-    swapped = contrast.swap_styles(x, styles, torch.Generator().manual_seed(0))
+    swapped = contrast.swap_labels(x, styles, torch.Generator().manual_seed(0))
 
     def nats(inputs):
         logits = model(inputs)
@@ -83,7 +83,7 @@ def style_contrast_of(run: Path, shards: Path) -> float:
 
     with torch.inference_mode():
         ratios = contrast.piece_log_ratios(nats(x), nats(swapped), x, y, styles, starts, IGNORE)
-    return float(contrast.style_contrast_loss(ratios))
+    return float(contrast.contrast_loss(ratios))
 
 
 @pytest.mark.slow
@@ -91,10 +91,11 @@ def test_training_with_the_style_loss_teaches_the_model_its_styles(small_shards,
     import math
 
     plain = fit(tiny(small_shards, tmp_path / "plain", max_steps=30), progress=False)
-    run = fit(tiny(small_shards, tmp_path / "contrast", max_steps=30, style_contrast=2.0),
-              progress=False)  # fmt: skip
-    curve = [value for _, value in losses(run, "style_contrast")]
-    assert len(curve) >= 2 and all(math.isfinite(v) for v in curve)
+    run = fit(tiny(small_shards, tmp_path / "contrast", max_steps=30, style_contrast=2.0,
+                   mood_contrast=1.0), progress=False)  # fmt: skip
+    for kind in ("style", "mood"):
+        curve = [value for _, value in losses(run, f"{kind}_contrast")]
+        assert len(curve) >= 2 and all(math.isfinite(v) for v in curve), kind
     assert losses(run, "train_loss")
     # the same steps from the same seed, with and without the style loss
     with_loss = style_contrast_of(run, small_shards)
