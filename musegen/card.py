@@ -58,6 +58,7 @@ def render_card(config: dict) -> str:
             f"- batch {train.get('batch_size', '?')} x accumulate {train.get('accumulate', '?')}, "
             f"lr {train.get('lr', '?')}, condition dropout {train.get('condition_dropout', '?')}, "
             f"style balance power {train.get('style_power', '?')}",
+            _extras(train),
             *_earlier_stages(training),
             "",
         ]
@@ -91,6 +92,23 @@ def render_card(config: dict) -> str:
         "",
     ]
     return "\n".join(line for line in lines if line is not None)
+
+
+def _extras(train: dict) -> str | None:
+    """The recipe's augmentations and extra losses that were on, in one line (None: none)."""
+    parts = [
+        f"{share:g} of pieces {what}" for share, what in (
+            (train.get("transpose_share", 0), f"transposed by up to {train.get('transpose_range')}"
+                                              " semitones"),
+            (train.get("piano_share", 0), "reduced to piano"),
+            (train.get("mode_switch", 0), "switched to the other mode"),
+        ) if share
+    ] + [
+        f"{kind} contrast loss weight {weight:g} (musegen.contrast)" for kind, weight in (
+            ("style", train.get("style_contrast", 0)), ("mood", train.get("mood_contrast", 0)),
+        ) if weight
+    ]  # fmt: skip
+    return f"- {'; '.join(parts)}" if parts else None
 
 
 def _instruments(stats: dict) -> list[str]:

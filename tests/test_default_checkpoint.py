@@ -8,6 +8,7 @@ import pytest
 from symusic import Score
 
 from musegen import MuseGen, timeline
+from musegen.card import render_card
 
 SEEDS = Path(__file__).resolve().parents[1] / "examples" / "seeds"
 
@@ -22,6 +23,9 @@ def test_default_card_and_labels(mg):
     assert {"chorale", "celtic-fiddle", "european-folk", "renaissance-polyphony"} <= set(mg.styles)
     assert mg.moods == ["happy", "tense", "sad", "calm"]
     assert "Validation" in mg.checkpoint.card and "Kneser-Ney" in mg.checkpoint.card
+    # written from config.json, so it is current, and it names the recipe's extra loss
+    assert mg.checkpoint.card == render_card(mg.checkpoint.config)
+    assert "style contrast loss weight 1 (musegen.contrast)" in mg.checkpoint.card
     weights = mg.checkpoint.path / "model.safetensors"
     assert weights.stat().st_size < 25 * 2**20
 
