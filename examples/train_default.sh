@@ -42,14 +42,15 @@ musegen export runs/stage5 --name default --dtype bfloat16 --which last \
     --average-with checkpoints/default \
     --data data/cache --baseline runs/cpu-small-uncond --corpus data/corpus
 # Stage 6: 400 steps from stage 5 with the same augmentations and the discriminative style
-# loss (musegen.contrast: each piece likelier under its own style than under another one), last
-# weights shipped as they are. The same 400 steps without that loss (--style-contrast 0) were
-# the control; see README, Results.
+# loss (musegen.contrast: each piece likelier under its own style than under another one), its
+# last weights averaged with stage 5's. The same 400 steps without that loss (--style-contrast
+# 0) were the control; see README, Results.
 musegen train --config examples/configs/cpu-small.yaml --out runs/s13-gedi1 \
     --init-from checkpoints/default --lr 0.0003 --warmup-steps 30 --max-steps 400 \
     --val-every 200 --checkpoint-every 50 --threads 1 --style-contrast 1.0 \
     --mode-switch 0.25 --piano-share 0.25 --transpose-share 0.5
 musegen export runs/s13-gedi1 --name default --dtype bfloat16 --which last \
+    --average-with checkpoints/default \
     --data data/cache --baseline runs/cpu-small-uncond --corpus data/corpus
 musegen evaluate checkpoints/default --corpus data/corpus --shards data/cache \
     --out checkpoints/default/evaluation --seeds-per-style 8 --compile --readme README.md
