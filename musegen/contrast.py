@@ -25,6 +25,13 @@ from torch import Tensor
 SCALE = 10.0
 
 
+def label_tokens(tokenizer, kind: str) -> tuple[Tensor, Tensor]:
+    """One kind's ("style" or "mood") label ids, "any" left out, and all its ids with "any"
+    (where pieces start), from the tokenizer's condition groups, which end with "any"."""
+    group = tokenizer.condition_groups()[("style", "mood").index(kind)]
+    return torch.tensor(group[:-1]), torch.tensor(group)
+
+
 def swap_labels(x: Tensor, labels: Tensor, generator: torch.Generator | None = None) -> Tensor:
     """x (B, T) with every label token in `labels` (S,) replaced by another one at random."""
     is_label = torch.isin(x, labels)

@@ -109,14 +109,7 @@ class MuseLM(L.LightningModule):
     def _label_contrast(self, kind: str, x: torch.Tensor, y: torch.Tensor, nats: torch.Tensor):
         """The discriminative loss of musegen.contrast for the style or mood labels of a batch."""
         tok = self.trainer.datamodule.shards.tokenizer
-        if kind == "style":
-            ids = [tok.condition_ids(name, None)[0] for name in tok.styles]
-            any_id = tok.condition_ids(None, None)[0]
-        else:
-            ids = [tok.condition_ids(None, name)[1] for name in tok.moods]
-            any_id = tok.condition_ids(None, None)[1]
-        labels = torch.tensor(ids, device=x.device)
-        starts = torch.tensor([*ids, any_id], device=x.device)
+        labels, starts = (t.to(x.device) for t in contrast.label_tokens(tok, kind))
         swapped, _ = self._loss((contrast.swap_labels(x, labels), y))
         ratios = contrast.piece_log_ratios(nats, swapped, x, y, labels, starts, IGNORE)
         return contrast.contrast_loss(ratios)

@@ -72,8 +72,7 @@ def style_contrast_of(run: Path, shards: Path) -> float:
     sampler = WindowSampler(Shards.open(shards), "train", 128, 0.0, seed=1)
     windows = [sampler.window(k) for k in range(8)]
     x, y = (torch.from_numpy(np.stack(part)) for part in zip(*windows, strict=True))
-    styles = torch.tensor([tok.condition_ids(s, None)[0] for s in tok.styles])
-    starts = torch.cat([styles, torch.tensor(tok.condition_ids(None, None)[:1])])
+    styles, starts = contrast.label_tokens(tok, "style")
     swapped = contrast.swap_labels(x, styles, torch.Generator().manual_seed(0))
 
     def nats(inputs):
