@@ -254,11 +254,19 @@ def _write_float_fn(fluidsynth: Any) -> Callable:
     return proto(("fluid_synth_write_float", fluidsynth._fl))
 
 
+# One soundfont load at a time, process-wide: FluidSynth's sample cache (2.3) counts its
+# references outside its mutex, so two loads at once could lose a count and free samples in use.
+_SOUNDFONT_LOADING = threading.Lock()
+
+
 def _synthesise(
-    fluidsynth: Any, synth: Any, sfid: int, job: Pass, out: np.ndarray, chunk: int,
+    fluidsynth: Any, synth: Any, soundfont: Path, job: Pass, out: np.ndarray, chunk: int,
     report: Callable[[int], None], stop: threading.Event,
 ) -> None:  # fmt: skip
     """Render one pass with its own (fresh) synth into out[job.start:job.end] and job.tail.
+
+    The synth loads the soundfont here, on the pass's own thread, so that one pass loads
+    while another renders (a load takes about as long as 5 s of a one-voice render).
 
     Args:
         out: the (total, 2) float32 output; this pass writes only its own frames of it.
@@ -267,6 +275,10 @@ def _synthesise(
         stop: set when another pass failed or the user interrupted: give up at the next write.
     """
     total = len(out)
+    with _SOUNDFONT_LOADING:
+        sfid = synth.sfload(str(soundfont))
+    if sfid < 0:
+        raise RenderError(f"FluidSynth could not load {soundfont}: pass a valid .sf2 file.")
     for channel, program, is_drum in job.programs:
         bank = 128 if is_drum else 0
         if synth.program_select(channel, sfid, bank, program) < 0:
@@ -327,17 +339,14 @@ def _run(fluidsynth: Any, soundfont: Path, sample_rate: int, jobs: list[tuple[Pa
          progress: Progress | None) -> None:  # fmt: skip
     """Render every (pass, output) pair, side by side on up to `RENDER_THREADS` threads.
 
-    FluidSynth's write call releases the GIL (ctypes), so passes run truly in parallel. Each
-    pass has its own synth; all are made here first, one at a time (FluidSynth's global
-    set-up is not meant to race), and they share the soundfont's samples (its sample cache).
+    FluidSynth's calls release the GIL (ctypes), so passes run truly in parallel. Each pass
+    has its own synth; all are made here first, one at a time (FluidSynth's global set-up is
+    not meant to race), and they share the soundfont's samples (its sample cache).
     """
     synths: list[Any] = []
     try:
         for _ in jobs:  # never synth.start(): no audio driver, we pull samples ourselves
             synths.append(fluidsynth.Synth(gain=SYNTH_GAIN, samplerate=float(sample_rate)))
-        sfids = [synth.sfload(str(soundfont)) for synth in synths]
-        if min(sfids, default=0) < 0:
-            raise RenderError(f"FluidSynth could not load {soundfont}: pass a valid .sf2 file.")
         work = sum(job.end - job.start for job, _ in jobs)  # tails (short) come on top
         done, lock = [0], threading.Lock()
 
@@ -350,8 +359,9 @@ def _run(fluidsynth: Any, soundfont: Path, sample_rate: int, jobs: list[tuple[Pa
         chunk, stop = int(CHUNK_SECONDS * sample_rate), threading.Event()
         with ThreadPoolExecutor(max_workers=max(1, min(RENDER_THREADS, len(jobs)))) as pool:
             futures = [
-                pool.submit(_synthesise, fluidsynth, synth, sfid, job, out, chunk, report, stop)
-                for synth, sfid, (job, out) in zip(synths, sfids, jobs, strict=True)
+                pool.submit(_synthesise, fluidsynth, synth, soundfont, job, out, chunk, report,
+                            stop)  # fmt: skip
+                for synth, (job, out) in zip(synths, jobs, strict=True)
             ]
             try:
                 for future in futures:
@@ -376,11 +386,18 @@ def _run(fluidsynth: Any, soundfont: Path, sample_rate: int, jobs: list[tuple[Pa
 
 
 def _pcm_bytes(audio: np.ndarray, bit_depth: int) -> bytes:
-    """Interleaved little-endian PCM bytes for float audio in [-1, 1]."""
+    """Interleaved little-endian PCM bytes for float audio in [-1, 1].
+
+    Rounded in float64 (exact for both depths), in place: one buffer, not one per step.
+    """
     full = 2 ** (bit_depth - 1) - 1
-    ints = np.clip(np.rint(audio.astype(np.float64) * full), -full - 1, full).astype("<i4")
+    scaled = audio.astype(np.float64)
+    scaled *= full
+    np.rint(scaled, out=scaled)
+    np.clip(scaled, -full - 1, full, out=scaled)
     if bit_depth == 16:
-        return ints.astype("<i2").tobytes()
+        return scaled.astype("<i2").tobytes()
+    ints = scaled.astype("<i4")
     return ints.reshape(-1, 1).view(np.uint8)[:, :3].tobytes()  # low 3 bytes of each int32
 
 
@@ -396,6 +413,11 @@ def write_wav(path: str | Path, audio: np.ndarray, sample_rate: int, bit_depth: 
         for start in range(0, len(audio), WRITE_FRAMES):  # bounded temporary memory
             w.writeframes(_pcm_bytes(audio[start : start + WRITE_FRAMES], bit_depth))
     return path
+
+
+def _peak(audio: np.ndarray) -> float:
+    """Largest absolute sample, without a temporary copy of the audio."""
+    return max(float(audio.max(initial=0.0)), -float(audio.min(initial=0.0)))
 
 
 def _safe_name(name: str) -> str:
@@ -481,7 +503,7 @@ def render(
     for part in parts[1:]:
         mix += part
 
-    peak = max(float(np.max(np.abs(p))) for p in ([mix, *parts] if stems_wanted else [mix]))
+    peak = max(_peak(p) for p in ([mix, *parts] if stems_wanted else [mix]))
     # Stems share the mix's gain. FluidSynth's idle output is ~3e-8, not 0: keep silence silent.
     gain = 10 ** (PEAK_DBFS / 20) / peak if peak > SILENCE else 0.0
     stems: list[str] = []
@@ -500,7 +522,7 @@ def render(
         raise
     if progress is not None:
         progress(1.0)
-    mix_peak = float(np.max(np.abs(mix)))
+    mix_peak = _peak(mix)
     return {
         "path": str(out_path),
         "seconds": total / sample_rate,

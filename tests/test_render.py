@@ -304,7 +304,7 @@ def test_an_interrupt_stops_the_slices_and_writes_nothing(tmp_path, monkeypatch)
     job = R.Pass([(0, 0, False)], np.array([[100, R.ON, 0, 60, 90]]), 0, 44100, 44100)
     try:
         with pytest.raises(RenderError, match="stopped"):
-            R._synthesise(fluidsynth, synth, synth.sfload(str(R.find_soundfont())), job, out,
-                          4410, lambda n: None, stop)  # fmt: skip
+            R._synthesise(fluidsynth, synth, R.find_soundfont(), job, out, 4410, lambda n: None,
+                          stop)  # fmt: skip
     finally:
         synth.delete()
