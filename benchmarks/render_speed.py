@@ -8,6 +8,9 @@ real-time factor (audio seconds / wall seconds) and writes benchmarks/results/re
 musegen renders a mix as time slices side by side on every core (musegen.render.PASS_SECONDS,
 RENDER_THREADS); pretty_midi uses one core. The row "musegen, one pass" is the same render in
 a single pass on one core, so the ratio that does not come from the cores shows as well.
+"core scaling" measures what the cores give: the same FluidSynth work (reverb and chorus on
+silence, one synth per thread) done on RENDER_THREADS threads at once against one after the
+other; time slices cannot beat that factor over one pass.
 
     python benchmarks/render_speed.py [--repeats 5] [--soundfont PATH]
 """
@@ -115,6 +118,43 @@ def _musegen_one_pass(path: Path, sf2: Path, out: Path) -> float:
         render_module.PASS_SECONDS = slices
 
 
+def core_scaling(sf2: Path, repeats: int, seconds: float = 10.0) -> float:
+    """How much faster RENDER_THREADS synths render side by side than one after the other."""
+    import threading
+
+    import fluidsynth
+
+    threads = max(1, render_module.RENDER_THREADS)
+    synths = [fluidsynth.Synth(samplerate=44100.0) for _ in range(threads)]
+    try:
+        for synth in synths:
+            synth.sfload(str(sf2))
+        write, frames = render_module._write_float_fn(fluidsynth), int(seconds * 44100)
+        buffers = [np.zeros((frames, 2), np.float32) for _ in synths]
+
+        def work(k: int) -> None:
+            address = buffers[k].ctypes.data
+            write(synths[k].synth, frames, address, 0, 2, address, 1, 2)
+
+        ratios = []
+        for _ in range(repeats):
+            began = time.perf_counter()
+            for k in range(threads):
+                work(k)
+            one_by_one = time.perf_counter() - began
+            pool = [threading.Thread(target=work, args=(k,)) for k in range(threads)]
+            began = time.perf_counter()
+            for t in pool:
+                t.start()
+            for t in pool:
+                t.join()
+            ratios.append(one_by_one / (time.perf_counter() - began))
+        return statistics.median(ratios)
+    finally:
+        for synth in synths:
+            synth.delete()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
@@ -161,7 +201,10 @@ def main() -> None:
         f"{'pretty_midi x RT':>17} {'ratio':>6} {'one pass':>9}"
     )
     threads = render_module.RENDER_THREADS
+    scaling = core_scaling(sf2, args.repeats)
     print(f"soundfont: {sf2}   repeats: {args.repeats}   render threads: {threads}   (medians)")
+    print(f"core scaling: {threads} synths side by side run {scaling:.2f}x as fast as one "
+          "after the other (the most time slices can gain over one pass here)")
     print(header)
     print("-" * len(header))
     for r in rows:
@@ -180,6 +223,7 @@ def main() -> None:
                 "soundfont": str(sf2),
                 "repeats": args.repeats,
                 "render_threads": threads,
+                "core_scaling": scaling,
                 "pass_seconds": render_module.PASS_SECONDS,
                 "machine": {"python": platform.python_version(), "machine": platform.machine()},
                 "note": "ratio = realtime factor of musegen / that of pretty_midi (higher: "

@@ -4,7 +4,7 @@ score them with the evaluation's style classifier: the style section of `musegen
 alone, for trying sampling settings quickly.
 
     python examples/style_probe.py [CHECKPOINT] [--guidance 5 7] [--seeds-per-style 4]
-        [--temperature 0.95] [--guide-against other-styles|any]
+        [--temperature 0.95] [--guide-against any|other-styles]
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ def main() -> None:
     parser.add_argument("--guidance", type=float, nargs="+", default=[5.0])
     parser.add_argument("--seeds-per-style", type=int, default=4)
     parser.add_argument("--temperature", type=float, default=None)
-    parser.add_argument("--guide-against", default=None, help="other-styles (default) or any")
+    parser.add_argument("--guide-against", default=None, help="any (default) or other-styles")
     parser.add_argument("--corpus", default="data/corpus")
     parser.add_argument("--shards", default="data/cache")
     args = parser.parse_args()

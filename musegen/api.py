@@ -126,8 +126,8 @@ class MuseGen:
             options: style, mood, temperature, top_k, top_p, min_p, repetition_penalty,
                 guidance, seed, key ("C:major"), pitch_range ((lo, hi)), programs ([0, 40]),
                 mood_candidates (with a mood: candidates tried per variation, keeping one in
-                the mood's mode; 1 = off; default 4), guide_against ("other-styles", the
-                default, or "any": what guidance moves away from, see
+                the mood's mode; 1 = off; default 4), guide_against ("any", the default,
+                or "other-styles": what guidance moves away from, see
                 continuation.negative_conditions). guidance defaults to 5 with a style
                 (continuation.STYLE_GUIDANCE), else 1 (off).
         """

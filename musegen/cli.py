@@ -301,9 +301,9 @@ def continue_(
         None, help="classifier-free guidance; 1 = off; default 5 with --style, else 1"
     ),
     guide_against: str = typer.Option(
-        "other-styles",
-        help="with --style: guidance moves away from the other styles (other-styles) or from "
-        "the unconditioned model (any, classic classifier-free guidance)",
+        "any",
+        help="with --style: guidance moves away from the unconditioned model (any, classic "
+        "classifier-free guidance) or from the other styles (other-styles)",
     ),
     variations: int = typer.Option(1),
     mood_candidates: int = typer.Option(

@@ -21,7 +21,7 @@ import torch
 from symusic import KeySignature, Note, Score, Tempo, TimeSignature, Track
 
 from musegen import labels, metrics, timeline
-from musegen.continuation import STYLE_GUIDANCE, Options
+from musegen.continuation import GUIDE_AGAINST, STYLE_GUIDANCE, Options
 from musegen.corpus import read_manifest
 from musegen.data import IGNORE, Shards, WindowSampler, note_counts
 from musegen.errors import InputError
@@ -307,9 +307,9 @@ def plan(seeds: list[Seed], styles: list[str], moods: list[str], cfg: EvalConfig
     jobs = {"realism": real_seeds(1.0)}
     if guidances[-1] != 1:
         jobs["realism_guided"] = real_seeds(guidances[-1])
-    # Style at each guidance as shipped (away from the other styles), and the guided ones
-    # also with classic guidance (away from "any").
-    style_ways = [(g, None) for g in guidances] + [(g, "any") for g in guidances if g != 1]
+    # Style at each guidance as shipped, and the guided ones also the other way.
+    style_ways = [(g, None) for g in guidances] + [(g, GUIDE_AGAINST[1]) for g in guidances
+                                                   if g != 1]  # fmt: skip
     return jobs | {
         "style": [Generation(i, st, None, g, bars, neutral=True, guide_against=against)
                   for g, against in style_ways for i in range(len(seeds)) for st in styles],
@@ -397,10 +397,11 @@ def style_control(classifier, pieces: Pieces, test_ids, styles, jobs, cfg: EvalC
 
 
 def style_key(job: Generation) -> str:
-    """The report key of a style job: guidance_5 as shipped, guidance_5_any for classic
-    guidance (away from "any")."""
-    classic = job.guide_against == "any" and job.guidance != 1
-    return f"guidance_{job.guidance:g}" + ("_any" if classic else "")
+    """The report key of a style job: guidance_1 (off), else guidance_5_any or
+    guidance_5_other-styles, by what guidance moves away from."""
+    if job.guidance == 1:
+        return "guidance_1"
+    return f"guidance_{job.guidance:g}_{job.guide_against or GUIDE_AGAINST[0]}"
 
 
 def _accuracy(true: np.ndarray, predicted: np.ndarray, classes: int) -> dict:

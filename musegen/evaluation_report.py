@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from musegen.continuation import GUIDE_AGAINST
 from musegen.files import atomic_write_bytes
 from musegen.metrics import STATISTICS
 
@@ -271,13 +272,17 @@ def style_table(style: dict) -> list[str]:
     return lines
 
 
+GUIDANCE_WAYS = {"any": 'away from "any"', "other-styles": "away from the other styles"}
+
+
 def guidance_name(key: str) -> str:
-    """A style key in words: guidance_5 -> guidance 5 away from the other styles (as shipped;
-    guidance_1 is unguided), guidance_5_any -> classic classifier-free guidance."""
-    value, _, classic = key.removeprefix("guidance_").partition("_")
-    if classic:
-        return f'guidance {value} away from "any"'
-    return f"guidance {value}" + (" away from the other styles" if value != "1" else "")
+    """A style key in words: guidance_1 (off), guidance_5_any -> guidance 5 away from "any"
+    (as shipped), guidance_5_other-styles -> guidance 5 away from the other styles."""
+    value, _, way = key.removeprefix("guidance_").partition("_")
+    if not way:
+        return f"guidance {value}"
+    return f"guidance {value} {GUIDANCE_WAYS[way]}" + (
+        " (as shipped)" if way == GUIDE_AGAINST[0] else "")
 
 
 def plot_style(style: dict, path: Path) -> Path:

@@ -182,14 +182,15 @@ def test_a_style_is_guided_unless_told_otherwise(mg):
     assert result.provenance["options"]["guidance"] == STYLE_GUIDANCE
 
 
-def test_a_style_is_guided_away_from_the_other_styles(mg):
+def test_a_style_is_guided_away_from_any_or_from_the_other_styles(mg):
     tok = mg.checkpoint.tokenizer
     assert len(tok.styles) >= 2
     style = tok.styles[0]
-    others = negative_conditions(tok, Options(style=style, mood="sad"))
+    others = negative_conditions(tok, Options(style=style, mood="sad",
+                                              guide_against="other-styles"))  # fmt: skip
     assert others == [tok.condition_ids(s, None) for s in tok.styles[1:]]
     anyway = [tok.condition_ids(None, None)]
-    assert negative_conditions(tok, Options(style=style, guide_against="any")) == anyway
+    assert negative_conditions(tok, Options(style=style)) == anyway  # the default: classic CFG
     assert negative_conditions(tok, Options(mood="sad")) == anyway  # no style: classic CFG
     seed = seed_score()
     against = [mg.continue_midi(seed, bars=2, seed=5, style=style, guide_against=g)
@@ -197,6 +198,9 @@ def test_a_style_is_guided_away_from_the_other_styles(mg):
     assert against[0].to_bytes() == against[2].to_bytes()  # deterministic with 1 + K rows
     assert against[0].to_bytes() != against[1].to_bytes()
     assert against[0].provenance["options"]["guide_against"] == "other-styles"
+    default = mg.continue_midi(seed, bars=2, seed=5, style=style)
+    assert default.provenance["options"]["guide_against"] == "any"
+    assert default.to_bytes() == against[1].to_bytes()
     with pytest.raises(InputError, match="--guide-against 'none' is invalid"):
         mg.continue_midi(seed, bars=1, style=style, guide_against="none")
 

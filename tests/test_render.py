@@ -308,3 +308,31 @@ def test_an_interrupt_stops_the_slices_and_writes_nothing(tmp_path, monkeypatch)
                           stop)  # fmt: skip
     finally:
         synth.delete()
+
+
+@needs_fluidsynth
+def test_renders_on_several_threads_at_once_give_the_same_bytes(tmp_path, monkeypatch):
+    """Passes load the soundfont on their own threads (one load at a time); three renders of
+    seven slices each, side by side, write what one render alone writes."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    monkeypatch.setattr(R, "PASS_SECONDS", 1)
+    score = _long_piece()
+    R.render(score, tmp_path / "alone.wav", tail_seconds=TAIL)
+    paths = [tmp_path / f"together-{i}.wav" for i in range(3)]
+    with ThreadPoolExecutor(3) as pool:
+        list(pool.map(lambda p: R.render(score, p, tail_seconds=TAIL), paths))
+    alone = (tmp_path / "alone.wav").read_bytes()
+    assert all(p.read_bytes() == alone for p in paths)
+
+
+@pytest.mark.parametrize("bit_depth", [16, 24])
+def test_pcm_rounds_to_nearest_and_clips(bit_depth):
+    full = 2 ** (bit_depth - 1) - 1
+    audio = np.array([[-1.5, -1.0], [-0.5 / full, 0.5 / full], [0.6 / full, 1.49 / full],
+                      [1.0, 2.0]], dtype=np.float32)  # fmt: skip
+    raw = np.frombuffer(R._pcm_bytes(audio, bit_depth), np.uint8).reshape(-1, bit_depth // 8)
+    wide = np.zeros((len(raw), 4), np.uint8)
+    wide[:, 4 - raw.shape[1] :] = raw  # the sample in the top bytes of an int32
+    ints = wide.view("<i4").ravel() >> (32 - bit_depth)
+    assert ints.tolist() == [-full - 1, -full, 0, 0, 1, 1, full, full]
