@@ -203,8 +203,10 @@ def main() -> None:
     threads = render_module.RENDER_THREADS
     scaling = core_scaling(sf2, args.repeats)
     print(f"soundfont: {sf2}   repeats: {args.repeats}   render threads: {threads}   (medians)")
-    print(f"core scaling: {threads} synths side by side run {scaling:.2f}x as fast as one "
-          "after the other (the most time slices can gain over one pass here)")
+    print(
+        f"core scaling: {threads} synths side by side run {scaling:.2f}x as fast as one "
+        "after the other (the most time slices can gain over one pass here)"
+    )
     print(header)
     print("-" * len(header))
     for r in rows:

@@ -282,7 +282,8 @@ def guidance_name(key: str) -> str:
     if not way:
         return f"guidance {value}"
     return f"guidance {value} {GUIDANCE_WAYS[way]}" + (
-        " (as shipped)" if way == GUIDE_AGAINST[0] else "")
+        " (as shipped)" if way == GUIDE_AGAINST[0] else ""
+    )
 
 
 def plot_style(style: dict, path: Path) -> Path:

@@ -359,8 +359,9 @@ def _run(fluidsynth: Any, soundfont: Path, sample_rate: int, jobs: list[tuple[Pa
         chunk, stop = int(CHUNK_SECONDS * sample_rate), threading.Event()
         with ThreadPoolExecutor(max_workers=max(1, min(RENDER_THREADS, len(jobs)))) as pool:
             futures = [
-                pool.submit(_synthesise, fluidsynth, synth, soundfont, job, out, chunk, report,
-                            stop)  # fmt: skip
+                pool.submit(
+                    _synthesise, fluidsynth, synth, soundfont, job, out, chunk, report, stop
+                )  # fmt: skip
                 for synth, (job, out) in zip(synths, jobs, strict=True)
             ]
             try:
