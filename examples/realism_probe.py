@@ -44,8 +44,9 @@ def main() -> None:
         ev.generate_all(mg, seeds, jobs, cfg, lambda: None)
         result = ev.realism(seeds, jobs, cfg)
         lowest = min(result["statistics"].items(), key=lambda kv: kv[1]["overlap"])
+        name, stat = lowest
         print(f"guidance {args.guidance:g} away from {against}: overlap "
-              f"{result['mean_overlap']:.3f} mean, lowest {lowest[1]['overlap']:.3f} ({lowest[0]}), "
+              f"{result['mean_overlap']:.3f} mean, lowest {stat['overlap']:.3f} ({name}), "
               f"{result['empty_continuations']} empty of {len(jobs)}")  # fmt: skip
 
 
