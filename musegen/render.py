@@ -361,7 +361,7 @@ def _run(fluidsynth: Any, soundfont: Path, sample_rate: int, jobs: list[tuple[Pa
             futures = [
                 pool.submit(
                     _synthesise, fluidsynth, synth, soundfont, job, out, chunk, report, stop
-                )  # fmt: skip
+                )
                 for synth, (job, out) in zip(synths, jobs, strict=True)
             ]
             try:
