@@ -138,7 +138,7 @@ def train(
     val_every val_windows checkpoint_every accelerator devices num_nodes strategy precision
     compile num_workers threads seed init_from unconditioned condition_every_layer
     opening_weight opening_tokens ema_decay mode_switch piano_share transpose_share
-    transpose_range.
+    transpose_range style_contrast mood_contrast
     """
     from musegen.config import TrainConfig, coerce
     from musegen.training import fit

@@ -36,6 +36,16 @@ def test_help_is_fast_and_lists_commands():
     assert probe.stdout.split() == ["False", "False"]
 
 
+def test_train_help_names_every_recipe_field():
+    from dataclasses import fields
+
+    from musegen.config import TrainConfig
+
+    words = " ".join(run("train", "--help").stdout.split()).replace("│", " ").split()
+    missing = [f.name for f in fields(TrainConfig) if f.name not in words]
+    assert not missing, f"`musegen train --help` does not name {missing}"
+
+
 def _folder(root: Path) -> Path:
     for style, base in (("waltz", 60), ("march", 55)):
         (root / style).mkdir(parents=True)
