@@ -221,22 +221,25 @@ class Pass:
 
 
 def _time_split(notes: np.ndarray, controls: np.ndarray, programs, total: int,
-                music_end: int, sample_rate: int) -> list[Pass]:  # fmt: skip
-    """Split one mix into passes of about PASS_SECONDS by note onset, to render side by side.
+                music_end: int, frames: int) -> list[Pass]:  # fmt: skip
+    """Split one mix into passes of about `frames` by note onset, to render side by side.
 
     Voices are independent and FluidSynth's effects are linear, so the sum of the passes is
     the one-pass mix, given that each pass gets every control change (the same channel
     state) and starts on FluidSynth's block grid (the same onset timing). Without effects the
     sum differs from one pass only by small transients at note onsets (FluidSynth reuses voice
     slots), as stems do. With them, the chorus and reverb modulation starts with each synth:
-    the same effect, not the same samples (both measured in tests/test_render.py).
+    the same effect, not the same samples (both measured in tests/test_render.py). A slice
+    where no note starts makes no pass: the notes sounding into it are their own passes' tails.
     """
-    parts = max(1, math.ceil(music_end / (PASS_SECONDS * sample_rate)))
+    parts = max(1, math.ceil(music_end / frames))
     cuts = [0, *(music_end * k // parts // BLOCK * BLOCK for k in range(1, parts)), total]
     onsets = notes[:, 0, 0]
     passes = []
     for k, (a, b) in enumerate(zip(cuts, cuts[1:], strict=False)):
         mine = (onsets >= a) & ((onsets < b) | (k == parts - 1))
+        if not mine.any():
+            continue
         events = _sorted([notes[mine].reshape(-1, 5), controls])
         notes_end = int(notes[mine, 1, 0].max(initial=a))
         passes.append(Pass(programs, events, a, b, notes_end))
@@ -483,21 +486,25 @@ def render(
             f"{MAX_MINUTES} (cut the score, or check for stray notes far after the end)."
         )
 
-    # With stems, one pass per track, and the mix is the sum of the stems, so they null against
-    # it. (FluidSynth is linear but reuses voice slots, so a one-pass mix can differ from the
-    # sum by small transients at note onsets.) Without, the mix is rendered as time slices.
+    # With stems, each track is rendered alone, and the mix is the sum of the stems, so they
+    # null against it. (FluidSynth is linear but reuses voice slots, so a mix rendered at once
+    # can differ from the sum by small transients at note onsets.) Each track is cut into
+    # slices as many times longer as there are tracks: about as many passes as for the mix.
+    slice_frames = PASS_SECONDS * sample_rate
     stems_wanted = stems_dir is not None and len(tracks) > 0
     if stems_wanted:
         parts = [np.zeros((total, 2), dtype=np.float32) for _ in tracks]
+        frames = slice_frames * len(tracks)
         jobs = [
-            (Pass([program], _sorted([notes.reshape(-1, 5), controls]), 0, total, total), part)
+            (job, part)
             for program, (notes, controls), part in zip(programs, per_track, parts, strict=True)
+            for job in _time_split(notes, controls, [program], total, music_end, frames)
         ]
     else:
         parts = [np.zeros((total, 2), dtype=np.float32)]
         notes = np.concatenate([n for n, _ in per_track] + [np.zeros((0, 2, 5), np.int64)])
         controls = np.concatenate([c for _, c in per_track] + [np.zeros((0, 5), np.int64)])
-        passes = _time_split(notes, controls, programs, total, music_end, sample_rate)
+        passes = _time_split(notes, controls, programs, total, music_end, slice_frames)
         jobs = [(job, parts[0]) for job in passes]
     _run(fluidsynth, sf_path, sample_rate, jobs, progress)
     mix = parts[0].copy() if stems_wanted else parts[0]  # stems keep their own parts

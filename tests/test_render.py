@@ -270,6 +270,34 @@ def test_time_slices_sum_to_the_one_pass_mix_when_effects_are_off(tmp_path, monk
 
 
 @needs_fluidsynth
+def test_stems_render_in_time_slices_and_still_sum_to_the_mix(tmp_path, monkeypatch):
+    import fluidsynth
+
+    class Dry(fluidsynth.Synth):  # a real synth without chorus and reverb
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.setting("synth.chorus.active", 0)
+            self.setting("synth.reverb.active", 0)
+
+    monkeypatch.setattr(fluidsynth, "Synth", Dry)
+    run, passes = R._run, []
+    monkeypatch.setattr(R, "_run", lambda fl, sf, rate, jobs, progress: (
+        passes.append(len(jobs)), run(fl, sf, rate, jobs, progress)))  # fmt: skip
+    score, stems = _long_piece(), {}
+    for seconds in (1000, 1):
+        monkeypatch.setattr(R, "PASS_SECONDS", seconds)
+        info = R.render(score, tmp_path / f"{seconds}.wav", tail_seconds=TAIL,
+                        stems_dir=tmp_path / f"stems-{seconds}")  # fmt: skip
+        stems[seconds] = [_read(Path(p))[1] for p in info["stems"]]
+        mix = _read(tmp_path / f"{seconds}.wav")[1]
+        assert np.abs(sum(stems[seconds]) - mix).max() < 4 / 32768  # rounding only
+    assert passes[0] == 2 and passes[1] > 2  # one pass per track, then slices of each
+    for whole, sliced in zip(stems[1000], stems[1], strict=True):
+        assert len(whole) == len(sliced) and np.abs(whole).max() > 0.05
+        assert _rms_db(whole - sliced) - _rms_db(whole) < -60  # onset transients only
+
+
+@needs_fluidsynth
 def test_time_slices_keep_the_sound_with_effects(tmp_path, monkeypatch):
     """Chorus and reverb modulation restart with each slice's synth: other samples, the same
     length, onsets and loudness."""
