@@ -222,7 +222,7 @@ class Pass:
 
 def _time_split(notes: np.ndarray, controls: np.ndarray, programs, total: int,
                 music_end: int, frames: int) -> list[Pass]:  # fmt: skip
-    """Split one mix into passes of about `frames` by note onset, to render side by side.
+    """Split a mix (or one stem) into passes of about `frames` by note onset, side by side.
 
     Voices are independent and FluidSynth's effects are linear, so the sum of the passes is
     the one-pass mix, given that each pass gets every control change (the same channel
