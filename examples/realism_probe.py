@@ -10,13 +10,8 @@ guidance settings quickly (the same seeds and random draws as the evaluation).
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
-
-import torch
 
 from musegen import evaluation as ev
-from musegen.api import MuseGen
-from musegen.data import Shards
 
 
 def main() -> None:
@@ -28,14 +23,8 @@ def main() -> None:
     parser.add_argument("--corpus", default="data/corpus")
     parser.add_argument("--shards", default="data/cache")
     args = parser.parse_args()
-    torch.set_num_threads(1)
-    cfg = ev.EvalConfig(out=Path("unused"), corpus=args.corpus, shards=args.shards,
-                        seeds_per_style=args.seeds_per_style)  # fmt: skip
-    pieces, shards = ev.Pieces(cfg.corpus), Shards.open(cfg.shards)
-    test = [p["id"] for p in shards.pieces("test")]
-    mg = MuseGen.from_pretrained(args.checkpoint)
-    seeds = ev.pick_seeds(pieces, test, mg.styles, cfg.seeds_per_style, cfg.seed_bars,
-                          cfg.max_bars)  # fmt: skip
+    mg, cfg, _, _, seeds = ev.probe_setup(args.checkpoint, args.corpus, args.shards,
+                                          args.seeds_per_style)  # fmt: skip
     for against in args.guide_against:
         jobs = [ev.Generation(i, s.style if s.style in mg.styles else None,
                               s.mood if s.mood in mg.moods else None, args.guidance, s.bars,
@@ -43,8 +32,7 @@ def main() -> None:
                 for i, s in enumerate(seeds)]  # fmt: skip
         ev.generate_all(mg, seeds, jobs, cfg, lambda: None)
         result = ev.realism(seeds, jobs, cfg)
-        lowest = min(result["statistics"].items(), key=lambda kv: kv[1]["overlap"])
-        name, stat = lowest
+        name, stat = min(result["statistics"].items(), key=lambda kv: kv[1]["overlap"])
         print(f"guidance {args.guidance:g} away from {against}: overlap "
               f"{result['mean_overlap']:.3f} mean, lowest {stat['overlap']:.3f} ({name}), "
               f"{result['empty_continuations']} empty of {len(jobs)}")  # fmt: skip

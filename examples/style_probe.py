@@ -10,13 +10,8 @@ alone, for trying sampling settings quickly.
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
-
-import torch
 
 from musegen import evaluation as ev
-from musegen.api import MuseGen
-from musegen.data import Shards
 from musegen.evaluation_report import guidance_name
 
 
@@ -30,18 +25,13 @@ def main() -> None:
     parser.add_argument("--corpus", default="data/corpus")
     parser.add_argument("--shards", default="data/cache")
     args = parser.parse_args()
-    torch.set_num_threads(1)
-    cfg = ev.EvalConfig(out=Path("unused"), corpus=args.corpus, shards=args.shards,
-                        seeds_per_style=args.seeds_per_style)  # fmt: skip
-    pieces, shards = ev.Pieces(cfg.corpus), Shards.open(cfg.shards)
+    mg, cfg, pieces, shards, seeds = ev.probe_setup(args.checkpoint, args.corpus, args.shards,
+                                                    args.seeds_per_style)  # fmt: skip
     train = [p["id"] for p in shards.pieces("train")]
     test = [p["id"] for p in shards.pieces("test")]
-    mg = MuseGen.from_pretrained(args.checkpoint)
     if args.temperature is not None:
         continue_midi = mg.continue_midi
         mg.continue_midi = lambda *a, **k: continue_midi(*a, temperature=args.temperature, **k)
-    seeds = ev.pick_seeds(pieces, test, mg.styles, cfg.seeds_per_style, cfg.seed_bars,
-                          cfg.max_bars)  # fmt: skip
     jobs = [ev.Generation(i, style, None, g, cfg.max_bars, neutral=True,
                           guide_against=args.guide_against)
             for g in args.guidance for i in range(len(seeds)) for style in mg.styles]  # fmt: skip

@@ -534,6 +534,21 @@ def _clean(values: np.ndarray) -> list[float | None]:
 # --------------------------------------------------------------------------- the run
 
 
+def probe_setup(checkpoint: str | None, corpus: str, shards: str, seeds_per_style: int):
+    """What the probes in examples/ share: (MuseGen, EvalConfig, Pieces, Shards, seeds), the
+    held-out seeds picked exactly as `evaluate` picks them, on one thread."""
+    from musegen.api import MuseGen
+
+    torch.set_num_threads(1)
+    cfg = EvalConfig(out=Path("unused"), corpus=corpus, shards=shards,
+                     seeds_per_style=seeds_per_style)  # fmt: skip
+    pieces, shard_set = Pieces(cfg.corpus), Shards.open(cfg.shards)
+    mg = MuseGen.from_pretrained(checkpoint)
+    test = [p["id"] for p in shard_set.pieces("test")]
+    seeds = pick_seeds(pieces, test, mg.styles, cfg.seeds_per_style, cfg.seed_bars, cfg.max_bars)
+    return mg, cfg, pieces, shard_set, seeds
+
+
 def evaluate(cfg: EvalConfig, progress: bool = True, say=print) -> dict:
     """Run every section and write report.md, report.json and the plots into cfg.out."""
     from musegen import __version__
