@@ -10,7 +10,11 @@ RENDER_THREADS); pretty_midi uses one core. The row "musegen, one pass" is the s
 a single pass on one core, so the ratio that does not come from the cores shows as well.
 "core scaling" measures what the cores give: the same FluidSynth work (reverb and chorus on
 silence, one synth per thread) done on RENDER_THREADS threads at once against one after the
-other; time slices cannot beat that factor over one pass.
+other; time slices cannot beat that factor over one pass. "FluidSynth alone" is the floor of
+any renderer built on FluidSynth's synthesis: one synth loads the soundfont and renders the
+piece's notes (read by pretty_midi beforehand) into memory on one core, with no conversion and
+no file; pretty_midi's time over it is the most one pass on one core can gain, and what is
+left of a goal beyond it has to come from the cores.
 
     python benchmarks/render_speed.py [--repeats 5] [--soundfont PATH]
 """
@@ -24,6 +28,7 @@ import statistics
 import tempfile
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -118,6 +123,58 @@ def _musegen_one_pass(path: Path, sf2: Path, out: Path) -> float:
         render_module.PASS_SECONDS = slices
 
 
+def fluidsynth_alone(path: Path) -> Callable[[Path, Path, Path], float]:
+    """The floor: one synth loads the soundfont and renders the notes into memory. The MIDI is
+    read (by pretty_midi) now, untimed; no conversion, no file."""
+    import pretty_midi
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        pm = pretty_midi.PrettyMIDI(str(path))
+    programs, events = [], []  # events: (frame, on, channel, pitch, velocity), offs first
+    for channel, inst in enumerate(pm.instruments):
+        channel = 9 if inst.is_drum else channel + (channel >= 9)
+        programs.append((channel, 128 if inst.is_drum else 0, inst.program))
+        for n in inst.notes:
+            events.append((round(n.start * 44100), 1, channel, n.pitch, n.velocity))
+            events.append((round(n.end * 44100), 0, channel, n.pitch, 0))
+    total = round((pm.get_end_time() + 1.0) * 44100)  # the same 1 s tail
+    events = sorted(events) + [(total, -1, 0, 0, 0)]
+
+    def run(_path: Path, sf2: Path, _out: Path) -> float:
+        import fluidsynth
+
+        synth = fluidsynth.Synth(samplerate=44100.0)
+        try:
+            sfid = synth.sfload(str(sf2))
+            for channel, bank, program in programs:
+                synth.program_select(channel, sfid, bank, program)
+            audio = np.zeros((total, 2), np.float32)
+            write, pos = render_module._write_float_fn(fluidsynth), 0
+            for frame, on, channel, pitch, velocity in events:
+                if frame > pos:
+                    address = audio[pos:].ctypes.data
+                    write(synth.synth, frame - pos, address, 0, 2, address, 1, 2)
+                    pos = frame
+                if on == 1:
+                    synth.noteon(channel, pitch, velocity)
+                elif on == 0:
+                    synth.noteoff(channel, pitch)
+        finally:
+            synth.delete()
+        return total / 44100
+
+    return run
+
+
+def per_round(times: dict[str, list[float]], audio: dict[str, float], label: str) -> float:
+    """label's speed-up over pretty_midi, as the median over rounds of the ratio within a
+    round: steadier than the ratio of the medians on a machine whose load drifts."""
+    scale = audio[label] / audio["pretty_midi"]
+    pairs = zip(times["pretty_midi"], times[label], strict=True)
+    return statistics.median(theirs / ours * scale for theirs, ours in pairs)
+
+
 def core_scaling(sf2: Path, repeats: int, seconds: float = 10.0) -> float:
     """How much faster RENDER_THREADS synths render side by side than one after the other."""
     import threading
@@ -172,17 +229,23 @@ def main() -> None:
         for name, score in pieces.items():
             midi = folder / "piece.mid"
             score.dump_midi(midi)
-            contenders = {"musegen": _musegen, "musegen_one_pass": _musegen_one_pass,
-                          "pretty_midi": _pretty_midi}  # fmt: skip
+            contenders = {
+                "musegen": _musegen,
+                "musegen_one_pass": _musegen_one_pass,
+                "pretty_midi": _pretty_midi,
+                "fluidsynth_alone": fluidsynth_alone(midi),
+            }
             times: dict[str, list[float]] = {k: [] for k in contenders}
             audio: dict[str, float] = {}
-            for _ in range(args.repeats):  # alternate, so noise hits all alike
-                for label, fn in contenders.items():
+            labels = list(contenders)
+            for r in range(args.repeats):  # take turns, the order rotating: noise hits all alike
+                for label in labels[r % len(labels) :] + labels[: r % len(labels)]:
                     began = time.perf_counter()
-                    audio[label] = fn(midi, sf2, folder / f"{label}.wav")
+                    audio[label] = contenders[label](midi, sf2, folder / f"{label}.wav")
                     times[label].append(time.perf_counter() - began)
             med = {k: statistics.median(v) for k, v in times.items()}
             rtf = {k: audio[k] / med[k] for k in med}
+
             rows.append(
                 {
                     "piece": name,
@@ -193,12 +256,16 @@ def main() -> None:
                     "realtime_factor": rtf,
                     "speedup": rtf["musegen"] / rtf["pretty_midi"],
                     "speedup_one_pass": rtf["musegen_one_pass"] / rtf["pretty_midi"],
+                    "speedup_fluidsynth_alone": rtf["fluidsynth_alone"] / rtf["pretty_midi"],
+                    "speedup_per_round": {
+                        k: per_round(times, audio, k) for k in labels if k != "pretty_midi"
+                    },
                     "wall_seconds": times,
                 }
             )
     header = (
         f"{'piece':28} {'audio s':>8} {'musegen x RT':>13} {'one pass x RT':>14} "
-        f"{'pretty_midi x RT':>17} {'ratio':>6} {'one pass':>9}"
+        f"{'pretty_midi x RT':>17} {'ratio':>12} {'one pass':>12} {'floor':>12}"
     )
     threads = render_module.RENDER_THREADS
     scaling = core_scaling(sf2, args.repeats)
@@ -214,9 +281,21 @@ def main() -> None:
             f"{r['piece']:28} {r['audio_seconds']['musegen']:8.1f} "
             f"{r['realtime_factor']['musegen']:13.1f} "
             f"{r['realtime_factor']['musegen_one_pass']:14.1f} "
-            f"{r['realtime_factor']['pretty_midi']:17.1f} {r['speedup']:6.2f} "
-            f"{r['speedup_one_pass']:9.2f}"
+            f"{r['realtime_factor']['pretty_midi']:17.1f} "
+            + " ".join(
+                f"{r[key]:5.2f} ({r['speedup_per_round'][label]:4.2f})"
+                for key, label in (
+                    ("speedup", "musegen"),
+                    ("speedup_one_pass", "musegen_one_pass"),
+                    ("speedup_fluidsynth_alone", "fluidsynth_alone"),
+                )
+            )  # fmt: skip
         )
+    print(
+        "floor: FluidSynth alone (one synth, load and synthesis into memory, one core) against "
+        "pretty_midi: the most one pass on one core can reach. Ratios: of the medians "
+        "(median of the per-round ratios)"
+    )
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(
         json.dumps(
@@ -230,7 +309,8 @@ def main() -> None:
                 "machine": {"python": platform.python_version(), "machine": platform.machine()},
                 "note": "ratio = realtime factor of musegen / that of pretty_midi (higher: "
                 "musegen faster); "
-                "both write a 16-bit WAV and use a 1 s tail",
+                "both write a 16-bit WAV and use a 1 s tail; fluidsynth_alone (no conversion, "
+                "no file) is the floor of a FluidSynth renderer on one core",
                 "rows": rows,
             },
             indent=2,

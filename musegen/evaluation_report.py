@@ -121,7 +121,8 @@ def headlines(report: dict) -> list[tuple[str, str, str]]:
          f"(real music: {_f(real['median_notes'], 0)} / {_f(real['max_notes'], 0)})"),
         ("", "share of continuations copying >= 2 bars (real music)",
          f"{_f(gen['share_copying_2_bars'])} ({_f(real['share_copying_2_bars'])})"),
-        ("Speed", f"tokens/second, seconds/bar ({sp['device']}, {sp['threads']} threads)",
+        ("Speed", f"tokens/second, seconds/bar ({sp['device']}, {sp['threads']} "
+                  f"thread{'s' if sp['threads'] != 1 else ''})",
          f"{_f(sp['tokens_per_second'], 1)}, {_f(sp['seconds_per_bar'])}"),
     ]  # fmt: skip
     return rows
