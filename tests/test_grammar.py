@@ -92,3 +92,26 @@ def test_notes_on_one_position_rise_and_are_capped(small_shards):
             for program in {p for p, _ in notes}:
                 pitches = [pitch for p, pitch in notes if p == program]
                 assert pitches == sorted(set(pitches))
+
+
+def test_every_bar_holds_a_note_even_for_a_sampler_that_wants_to_end(small_shards):
+    """A model that reads the seed's end as the end of the piece prefers to close bars at once
+    (empty bars); the grammar lets a Bar through only once the bar holds a note."""
+    tok = Shards.open(small_shards).tokenizer
+    grammar = Grammar(tok, Constraints(meter=(4, 4)))
+    rng = np.random.default_rng(2)
+    state, ids = grammar.start(1), []
+    for _ in range(300):
+        allowed = grammar.mask(state)[0].numpy()
+        closing = allowed & (tok.bar_count > 0)
+        ids.append(int(rng.choice(np.flatnonzero(closing if closing.any() else allowed))))
+        grammar.advance(state, np.array(ids[-1:]))
+    bars, pitches = [], None
+    for base in tok.to_base(ids):
+        if base.startswith("Bar"):
+            if pitches is not None:
+                bars.append(pitches)
+            pitches = 0
+        elif base.startswith("Pitch"):
+            pitches += 1
+    assert len(bars) >= 20 and min(bars) >= 1  # the walk closed many bars, none of them empty
