@@ -245,7 +245,6 @@ def main() -> None:
                     times[label].append(time.perf_counter() - began)
             med = {k: statistics.median(v) for k, v in times.items()}
             rtf = {k: audio[k] / med[k] for k in med}
-
             rows.append(
                 {
                     "piece": name,
