@@ -148,6 +148,8 @@ def _continue_seed(
     _tell_stand_ins(seed, stand_in, options.style, notice)
     constraints = _constraints(seed, meter, options, stand_in)
     grammar = Grammar(tok, constraints)
+    if not grammar.writes_notes:
+        raise InputError(_no_note_message(options, grammar.known_pitches))
 
     seed_ids = tok.encode(programs.as_seen(seed, stand_in))
     context = model.config.context
@@ -316,6 +318,20 @@ def _constraints(seed: Score, meter: timeline.Meter, options: Options,
         programs=set(chosen),
         pitch_range=options.pitch_range or (0, 127),
         scale=scale,
+    )
+
+
+def _no_note_message(options: Options, known: tuple[int, int]) -> str:
+    """What to say when --key, --pitch-range and --programs together allow no note."""
+    asked = [
+        f"--key {options.key}" if options.key else "",
+        "--pitch-range {}-{}".format(*options.pitch_range) if options.pitch_range else "",
+        "--programs " + ",".join(map(str, options.programs)) if options.programs else "",
+    ]
+    asked = " with ".join(a for a in asked if a) or "the seed's instruments"
+    return (
+        f"no note this checkpoint can write fits {asked} (it writes pitches "
+        f"{known[0]}-{known[1]}): widen the pitch range, change the key or the programs"
     )
 
 

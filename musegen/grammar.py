@@ -144,6 +144,15 @@ class Grammar:
         pitches = [int(b[0][6:]) for v, b in enumerate(tokenizer.base_tokens)
                    if len(b) == 1 and b[0].startswith("Pitch_") and allowed[v]]  # fmt: skip
         self.top_pitch = max(pitches, default=127)
+        # Whether the constraints leave a note to write at all (a melodic pitch for a melodic
+        # program, or a drum for drums); without one every row dead-ends at its first Program.
+        single = [(b[0].partition("_"), allowed[v]) for v, b in enumerate(tokenizer.base_tokens)
+                  if len(b) == 1]  # fmt: skip
+        programs = {int(value) for (kind, _, value), ok in single if kind == "Program" and ok}
+        drums = any(kind == "PitchDrum" and ok for (kind, _, _), ok in single)
+        self.writes_notes = bool(pitches and programs - {DRUMS}) or (drums and DRUMS in programs)
+        known = [int(value) for (kind, _, value), _ in single if kind == "Pitch"]
+        self.known_pitches = (min(known, default=0), max(known, default=127))
         self.dangling = np.array([
             int(b[-1].split("_")[1]) if b and b[-1].startswith("Program_")
             and not self.resets[v] else NONE for v, b in enumerate(tokenizer.base_tokens)
