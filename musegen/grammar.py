@@ -213,17 +213,26 @@ class Grammar:
             b for ts in self.tokenizer.base_tokens for b in ts if b.startswith("TimeSig_")
         }
         force_meter = meter is not None and f"TimeSig_{meter}" in known_meters
+
+        def pitch_ok(p: int) -> bool:
+            in_scale = c.scale is None or p % 12 in c.scale
+            return c.pitch_range[0] <= p <= c.pitch_range[1] and in_scale
+
+        # A melodic Program with no melodic pitch left to follow it would be a dead end (the
+        # range and key bind melodic notes only; drums keep theirs).
+        melodic = any(pitch_ok(int(b[0][6:])) for b in self.tokenizer.base_tokens
+                      if len(b) == 1 and b[0].startswith("Pitch_"))  # fmt: skip
         out = np.ones(len(self.tokenizer.base_tokens), dtype=bool)
         for v, base in enumerate(self.tokenizer.base_tokens):
             for tok in base:
                 kind, _, value = tok.partition("_")
                 if kind == "Pitch":
-                    p = int(value)
-                    bad = not (c.pitch_range[0] <= p <= c.pitch_range[1]) or (
-                        c.scale is not None and p % 12 not in c.scale
-                    )
+                    bad = not pitch_ok(int(value))
                 elif kind == "Program":
-                    bad = c.programs is not None and int(value) not in c.programs
+                    program = int(value)
+                    bad = (c.programs is not None and program not in c.programs) or (
+                        program != DRUMS and not melodic
+                    )
                 elif kind == "Tempo":
                     bad = not c.allow_tempo
                 elif kind == "TimeSig":

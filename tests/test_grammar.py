@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from musegen.data import Shards
 from musegen.grammar import TYPES, Constraints, Grammar
@@ -115,3 +116,26 @@ def test_every_bar_holds_a_note_even_for_a_sampler_that_wants_to_end(small_shard
         elif base.startswith("Pitch"):
             pitches += 1
     assert len(bars) >= 20 and min(bars) >= 1  # the walk closed many bars, none of them empty
+
+
+@pytest.mark.parametrize(
+    "constraints",
+    [
+        # no melodic pitch left (F# is not in C major) while drums are allowed: found by a
+        # random walk that picked the piano's Program and then had no pitch to write
+        Constraints(meter=(3, 4), programs={0, -1}, pitch_range=(54, 54), scale=frozenset(
+            {0, 2, 4, 5, 7, 9, 11})),
+        Constraints(meter=(7, 8), programs={40}, pitch_range=(60, 61), scale=frozenset({1, 6})),
+        Constraints(meter=(4, 4), programs=None, pitch_range=(90, 90)),
+    ],
+)  # fmt: skip
+def test_random_walks_under_narrow_constraints_never_dead_end(small_shards, constraints):
+    tok = Shards.open(small_shards).tokenizer
+    grammar = Grammar(tok, constraints, max_notes_here=2)
+    assert grammar.writes_notes
+    rng = np.random.default_rng(3)
+    state = grammar.start(4)
+    for _ in range(300):
+        allowed = grammar.mask(state).numpy()
+        assert allowed.any(1).all()  # every row can go on
+        grammar.advance(state, np.array([rng.choice(np.flatnonzero(row)) for row in allowed]))
