@@ -328,7 +328,9 @@ def _no_note_message(options: Options, known: tuple[int, int]) -> str:
         "--pitch-range {}-{}".format(*options.pitch_range) if options.pitch_range else "",
         "--programs " + ",".join(map(str, options.programs)) if options.programs else "",
     ]
-    asked = " with ".join(a for a in asked if a) or "the seed's instruments"
+    asked = [a for a in asked if a]
+    asked = " and ".join([", ".join(asked[:-1]), asked[-1]] if len(asked) > 1 else asked)
+    asked = asked or "the seed's instruments"
     return (
         f"no note this checkpoint can write fits {asked} (it writes pitches "
         f"{known[0]}-{known[1]}): widen the pitch range, change the key or the programs"

@@ -427,7 +427,7 @@ OPTION_CASES = [
         "127-127",
         "--key",
         "C:major",
-        expect="no note this checkpoint can write fits --key C:major with --pitch-range 127",
+        expect="no note this checkpoint can write fits --key C:major and --pitch-range 127",
     ),
     cont(
         "range-below-the-vocabulary",
