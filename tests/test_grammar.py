@@ -139,3 +139,26 @@ def test_random_walks_under_narrow_constraints_never_dead_end(small_shards, cons
         allowed = grammar.mask(state).numpy()
         assert allowed.any(1).all()  # every row can go on
         grammar.advance(state, np.array([rng.choice(np.flatnonzero(row)) for row in allowed]))
+
+
+@pytest.mark.parametrize("meter", [(4, 4), (3, 4), (7, 8), (5, 8), (3, 2)])
+def test_positions_stay_inside_the_bar_of_the_meter(small_shards, meter):
+    """miditok counts numerator x max_num_pos_per_beat positions in a bar; a later Position
+    decodes into the next bar, where placing the new bars dropped its notes."""
+    tok = Shards.open(small_shards).tokenizer
+    known = {b for base in tok.base_tokens for b in base if b.startswith("TimeSig_")}
+    if f"TimeSig_{meter[0]}/{meter[1]}" not in known:
+        pytest.skip(f"the test vocabulary has no {meter[0]}/{meter[1]}")
+    grammar = Grammar(tok, Constraints(meter=meter))
+    per_bar = meter[0] * tok.remi.config.max_num_pos_per_beat
+    reachable = grammar.valid.any(0)
+    positions = {int(b.split("_")[1]) for v in np.flatnonzero(reachable)
+                 for b in tok.base_tokens[v] if b.startswith("Position_")}  # fmt: skip
+    assert positions and max(positions) == per_bar - 1
+    # the last allowed position decodes inside the bar
+    meter_token, last = f"TimeSig_{meter[0]}/{meter[1]}", f"Position_{per_bar - 1}"
+    note = ["Program_0", "Pitch_60", "Velocity_79", "Duration_0.1.12"]
+    ids = tok.from_base(["Bar_None", meter_token, last, *note, "Bar_None"])
+    score = tok.decode(ids)
+    bar = round(meter[0] * score.ticks_per_quarter * 4 / meter[1])
+    assert 0 < score.tracks[0].notes[0].time < bar
