@@ -150,7 +150,8 @@ class Grammar:
                   if len(b) == 1]  # fmt: skip
         programs = {int(value) for (kind, _, value), ok in single if kind == "Program" and ok}
         drums = any(kind == "PitchDrum" and ok for (kind, _, _), ok in single)
-        self.writes_notes = bool(pitches and programs - {DRUMS}) or (drums and DRUMS in programs)
+        # (melodic Programs are allowed only while a melodic pitch is: see _static_allowed)
+        self.writes_notes = bool(programs - {DRUMS}) or (drums and DRUMS in programs)
         known = [int(value) for (kind, _, value), _ in single if kind == "Pitch"]
         self.known_pitches = (min(known, default=0), max(known, default=127))
         self.dangling = np.array([
@@ -281,14 +282,12 @@ class Grammar:
         last = state.last_pitch[:, self.dangling_slot]  # (B, V)
         repeat |= (self.dangling[None, :] != NONE) & (last >= self.top_pitch)
         crowded = state.notes_here[:, None] + self.lead_notes[None, :] > self.max_notes_here
-        # A row these rules would shut completely (its last note already at the top of the
-        # allowed pitches) drops them, the order first: a duplicate beats a dead end.
-        for rule in (repeat | crowded, crowded):
+        empty = (state.bar_notes[:, None] == 0) & self.opens_empty[None, :]  # closes a bare bar
+        # A row a rule would shut completely (its last note already at the top of the allowed
+        # pitches, say) drops it, the order first: a duplicate beats a dead end.
+        for rule in (repeat | crowded, crowded, empty):
             kept = allowed & ~rule
             allowed = np.where(kept.any(1, keepdims=True), kept, allowed)
-        empty = (state.bar_notes[:, None] == 0) & self.opens_empty[None, :]  # (B, V)
-        kept = allowed & ~empty  # dropped only where it would shut a row (no note allowed)
-        allowed = np.where(kept.any(1, keepdims=True), kept, allowed)
         overlong = state.since_bar >= self.max_bar_tokens
         if overlong.any():  # close the bar as soon as the grammar lets a Bar come next
             closing = allowed & (self.bar_count[None, :] > 0)
