@@ -371,7 +371,8 @@ def _place(decoded: Score, new_start: int, bar_len: int, bars: int, tpq: int) ->
     """Notes of the decoded new bars, as (program, is_drum, Note) on the seed's tick grid.
 
     Each decoded bar k goes to the seed's k-th bar after new_start; a note that would not fit
-    the seed's bar (only possible when the meter had no token) is dropped.
+    the seed's bar (only possible for a meter with no token of its bar length, like 7/2) is
+    dropped.
     """
     if not decoded.tracks:
         return []

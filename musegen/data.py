@@ -74,9 +74,15 @@ class Shards:
         return np.asarray(self.tokens[piece["offset"] : piece["offset"] + piece["length"]])
 
 
+# Raised when MuseTokenizer.encode changes what a file becomes, so old shards are rebuilt.
+# 2: meters missing from the vocabulary are written as one of the same bar length.
+ENCODING = 2
+
+
 def shard_key(tokenizer_path: Path, manifest_path: Path) -> str:
-    """Cache key: the tokenizer's parameters and the manifest's bytes."""
-    digest = hashlib.sha256(tokenizer_path.read_bytes())
+    """Cache key: the encoding's version, the tokenizer's parameters and the manifest's bytes."""
+    digest = hashlib.sha256(f"encoding {ENCODING}".encode())
+    digest.update(tokenizer_path.read_bytes())
     digest.update(manifest_path.read_bytes())
     return digest.hexdigest()[:16]
 

@@ -209,16 +209,15 @@ class Grammar:
 
     def _static_allowed(self, c: Constraints) -> np.ndarray:
         """Ids whose every base token satisfies the user's constraints."""
-        meter = f"{c.meter[0]}/{c.meter[1]}" if c.meter else None
-        known_meters = {
-            b for ts in self.tokenizer.base_tokens for b in ts if b.startswith("TimeSig_")
-        }
-        force_meter = meter is not None and f"TimeSig_{meter}" in known_meters
+        # A meter the vocabulary lacks is forced as the one of the same bar length it has.
+        token_meter = self.tokenizer.vocab_meter(*c.meter) if c.meter else None
+        force_meter = token_meter is not None
+        meter = "{}/{}".format(*token_meter) if force_meter else None
         # miditok counts positions per beat of the meter's denominator, so a bar has
         # numerator x max_num_pos_per_beat of them. The vocabulary holds those of its longest
         # meter; a later one decodes into the next bar, and such notes were dropped when
         # placed (23% of the notes decoded in 5/8, 14% in 5/4, 10% in 3/4, 2% in 4/4).
-        positions = c.meter[0] * self.tokenizer.remi.config.max_num_pos_per_beat if (
+        positions = token_meter[0] * self.tokenizer.remi.config.max_num_pos_per_beat if (
             force_meter) else None  # fmt: skip
 
         def pitch_ok(p: int) -> bool:

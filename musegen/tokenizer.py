@@ -157,9 +157,36 @@ class MuseTokenizer:
         """Ids whose first base token is a Bar: (V,) bool; windows and prompts start there."""
         return np.array([bool(ts) and ts[0].startswith("Bar_") for ts in self.base_tokens])
 
+    def vocab_meter(self, numerator: int, denominator: int) -> tuple[int, int] | None:
+        """The meter whose TimeSig token stands for a bar of numerator/denominator.
+
+        The meter itself when the vocabulary has it, else the one of the same bar length on
+        the finest grid (the largest denominator): 3/1 is written as 12/4, 4/1 as 8/2, 10/8 as
+        5/4, 12/16 as 6/8. None when no meter of that length has a token (7/2).
+        """
+        known = [tuple(m) for m in self.remi.time_signatures]
+        if (numerator, denominator) in known:
+            return numerator, denominator
+        same = [(n, d) for n, d in known if n * denominator == numerator * d]
+        return max(same, key=lambda m: m[1]) if same else None
+
     # ------------------------------------------------------------------ encode / decode
     def encode(self, score: Score) -> list[int]:
-        """Piece tokens (BPE ids) of a score, without condition tokens."""
+        """Piece tokens (BPE ids) of a score, without condition tokens.
+
+        A meter the vocabulary lacks is written as its vocab_meter, so that bars are counted
+        where the file has them; miditok would drop it and count 4/4 bars instead.
+        """
+        swaps = {
+            (ts.numerator, ts.denominator): self.vocab_meter(ts.numerator, ts.denominator)
+            for ts in score.time_signatures
+        }
+        if any(new not in (None, old) for old, new in swaps.items()):
+            score = score.copy()
+            for ts in score.time_signatures:
+                new = swaps[(ts.numerator, ts.denominator)]
+                if new is not None:
+                    ts.numerator, ts.denominator = new
         seq = self.remi.encode(score)
         seq = seq[0] if isinstance(seq, list) else seq
         return list(seq.ids)

@@ -51,7 +51,7 @@ def notes_of(score: Score, until: int | None = None):
 @pytest.mark.parametrize(
     "tpq,meter,drums,tempo_change",
     [(480, (4, 4), False, False), (96, (3, 4), False, True), (960, (6, 8), True, False),
-     (480, (7, 8), True, True), (384, (5, 4), False, False)],
+     (480, (7, 8), True, True), (384, (5, 4), False, False), (480, (3, 1), False, False)],
 )  # fmt: skip
 def test_new_bars_start_on_the_bar_line_and_keep_the_seed(mg, tmp_path, tpq, meter, drums,
                                                           tempo_change):  # fmt: skip

@@ -162,3 +162,17 @@ def test_positions_stay_inside_the_bar_of_the_meter(small_shards, meter):
     score = tok.decode(ids)
     bar = round(meter[0] * score.ticks_per_quarter * 4 / meter[1])
     assert 0 < score.tracks[0].notes[0].time < bar
+
+
+@pytest.mark.parametrize("meter,written", [((3, 1), (12, 4)), ((10, 8), (5, 4))])
+def test_a_meter_missing_from_the_vocabulary_is_forced_by_its_bar_length(small_shards, meter,
+                                                                         written):  # fmt: skip
+    """3/1 has no TimeSig token: forcing 12/4 (and its 144 positions) keeps every new note in
+    the seed's bar; before, the model wrote any meter and notes past it were dropped."""
+    tok = Shards.open(small_shards).tokenizer
+    grammar = Grammar(tok, Constraints(meter=meter))
+    reachable = grammar.valid.any(0)
+    base = {b for v in np.flatnonzero(reachable) for b in tok.base_tokens[v]}
+    assert {b for b in base if b.startswith("TimeSig_")} == {"TimeSig_{}/{}".format(*written)}
+    positions = {int(b.split("_")[1]) for b in base if b.startswith("Position_")}
+    assert max(positions) == written[0] * tok.remi.config.max_num_pos_per_beat - 1

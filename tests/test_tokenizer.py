@@ -37,6 +37,28 @@ def test_round_trip_keeps_notes_programs_tempo_meter():
     assert back.tempos[0].qpm == pytest.approx(96, rel=0.05)
 
 
+def test_meters_missing_from_the_vocabulary_keep_their_bar_length():
+    tok = MuseTokenizer.create(["chorale"])
+    assert tok.vocab_meter(3, 4) == (3, 4)
+    assert tok.vocab_meter(3, 1) == (12, 4)  # same bar length, finest grid
+    assert tok.vocab_meter(10, 8) == (5, 4)
+    assert tok.vocab_meter(12, 16) == (6, 8)
+    assert tok.vocab_meter(7, 2) is None  # no meter of 14 quarters has a token
+    # A 3/1 piece: miditok alone drops the meter and counts 4/4 bars (three per real bar).
+    score = Score(480)
+    score.time_signatures.append(TimeSignature(0, 3, 1))
+    track = Track(name="Voice", program=52)
+    track.notes.extend(Note(bar * 5760 + beat * 1920, 1920, 60 + beat, 80)
+                       for bar in range(2) for beat in range(3))  # fmt: skip
+    score.tracks.append(track)
+    tokens = tok.to_base(tok.encode(score))
+    assert tokens.count("Bar_None") == 2 and "TimeSig_12/4" in tokens
+    back = tok.decode(tok.encode(score))
+    scale = 480 // back.ticks_per_quarter
+    assert [n.time * scale for n in back.tracks[0].notes] == [n.time for n in track.notes]
+    assert [(ts.numerator, ts.denominator) for ts in score.time_signatures] == [(3, 1)]
+
+
 def test_conditions_and_unknown_names():
     tok = MuseTokenizer.create(["chorale", "celtic-fiddle"])
     assert tok.styles == ["celtic-fiddle", "chorale"]
