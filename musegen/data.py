@@ -75,7 +75,8 @@ class Shards:
 
 
 # Raised when MuseTokenizer.encode changes what a file becomes, so old shards are rebuilt.
-# 2: meters missing from the vocabulary are written as one of the same bar length.
+# 2: meters missing from the vocabulary are written as one of the same bar length, and a
+#    pickup bar in a meter with no token ends a full bar of the next meter.
 ENCODING = 2
 
 

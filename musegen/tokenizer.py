@@ -13,8 +13,9 @@ from pathlib import Path
 
 import miditok
 import numpy as np
-from symusic import Score
+from symusic import Score, TimeSignature
 
+from musegen import timeline
 from musegen.labels import MOODS
 
 ANY = "any"
@@ -170,24 +171,40 @@ class MuseTokenizer:
         same = [(n, d) for n, d in known if n * denominator == numerator * d]
         return max(same, key=lambda m: m[1]) if same else None
 
+    def in_vocab_meters(self, score: Score) -> Score:
+        """The score with bars the vocabulary can count where the file has them.
+
+        Each meter is written as its vocab_meter (miditok drops a meter it lacks and counts 4/4
+        bars instead). A pickup bar in a meter with no token (a 1/8 anacrusis before 6/8, as
+        music21 and notation programs write it) becomes the end of a full bar of the meter
+        after it: the music moves later by the rest, and the tempo and key at tick 0 stay
+        there. The score given is not changed.
+        """
+        changes = timeline.meter_changes(score)  # (tick, Meter), deduplicated, one at 0
+        written = {m: self.vocab_meter(m.numerator, m.denominator) for _, m in changes}
+        shift = 0
+        if len(changes) > 1 and written[changes[0][1]] is None:
+            shift = max(0, changes[1][1].bar_ticks(score.ticks_per_quarter) - changes[1][0])
+            changes = changes[1:]
+        if not shift and all(written[m] in (None, (m.numerator, m.denominator))
+                             for _, m in changes):  # fmt: skip
+            return score
+        out = score.shift_time(shift) if shift else score.copy()
+        for events in (out.tempos, out.key_signatures):
+            for event in events:
+                if shift and event.time == shift:  # was at tick 0
+                    event.time = 0
+        out.time_signatures.clear()
+        for i, (tick, meter) in enumerate(changes):
+            n, d = written[meter] or (meter.numerator, meter.denominator)
+            out.time_signatures.append(TimeSignature(0 if i == 0 else tick + shift, n, d))
+        return out
+
     # ------------------------------------------------------------------ encode / decode
     def encode(self, score: Score) -> list[int]:
-        """Piece tokens (BPE ids) of a score, without condition tokens.
-
-        A meter the vocabulary lacks is written as its vocab_meter, so that bars are counted
-        where the file has them; miditok would drop it and count 4/4 bars instead.
-        """
-        swaps = {
-            (ts.numerator, ts.denominator): self.vocab_meter(ts.numerator, ts.denominator)
-            for ts in score.time_signatures
-        }
-        if any(new not in (None, old) for old, new in swaps.items()):
-            score = score.copy()
-            for ts in score.time_signatures:
-                new = swaps[(ts.numerator, ts.denominator)]
-                if new is not None:
-                    ts.numerator, ts.denominator = new
-        seq = self.remi.encode(score)
+        """Piece tokens (BPE ids) of a score, without condition tokens, its bars counted where
+        the file has them (in_vocab_meters)."""
+        seq = self.remi.encode(self.in_vocab_meters(score))
         seq = seq[0] if isinstance(seq, list) else seq
         return list(seq.ids)
 

@@ -93,6 +93,23 @@ def test_new_bars_start_on_the_bar_line_and_keep_the_seed(mg, tmp_path, tpq, met
         n.time for n in new_notes)  # fmt: skip
 
 
+def test_a_seed_with_a_pickup_bar_is_continued_on_its_own_bar_lines(mg, tmp_path):
+    """A 1/8 anacrusis before 6/8, the way notation programs export one."""
+    seed = seed_score(meter=(6, 8), bars=2).shift_time(240)
+    seed.tempos[0].time = 0
+    seed.time_signatures.clear()
+    seed.time_signatures.extend([TimeSignature(0, 1, 8), TimeSignature(240, 6, 8)])
+    seed.tracks[0].notes.append(Note(0, 240, 65, 90))
+    result = mg.continue_midi(seed, bars=2, seed=1)
+    assert result.new_start == 240 + 2 * 1440
+    back = Score(str(result.save(tmp_path / "full.mid")))
+    assert [(t.time, t.numerator, t.denominator) for t in back.time_signatures] == [
+        (0, 1, 8), (240, 6, 8)]  # fmt: skip
+    assert notes_of(back, result.new_start) == notes_of(seed)
+    new = [n for t in back.tracks for n in t.notes if n.time >= result.new_start]
+    assert new and all(n.time + n.duration <= result.new_start + 2 * 1440 for n in new)
+
+
 def test_music21_reads_the_outputs(mg, tmp_path):
     import music21
 

@@ -59,6 +59,26 @@ def test_meters_missing_from_the_vocabulary_keep_their_bar_length():
     assert [(ts.numerator, ts.denominator) for ts in score.time_signatures] == [(3, 1)]
 
 
+def test_a_pickup_bar_without_a_token_ends_a_full_bar_of_the_next_meter():
+    """A 1/8 anacrusis before 6/8 (as music21 writes one): miditok alone drops the 1/8, counts a
+    4/4 bar from tick 0 and puts every later bar line an eighth off."""
+    tok = MuseTokenizer.create(["celtic-fiddle"])
+    score = Score(480)
+    score.tempos.append(Tempo(0, 90.0))
+    score.time_signatures.extend([TimeSignature(0, 1, 8), TimeSignature(240, 6, 8)])
+    track = Track(name="Fiddle", program=40)
+    track.notes.extend(Note(i * 240, 240, 62 + i % 7, 80) for i in range(13))  # pickup + 2 bars
+    score.tracks.append(track)
+    tokens = tok.to_base(tok.encode(score))
+    bars = " ".join(tokens).split("Bar_None")[1:]
+    assert len(bars) == 3 and all(b.split()[0] == "TimeSig_6/8" for b in bars)
+    assert [t for t in bars[0].split() if t.startswith(("Position", "Pitch"))][-2:] == [
+        "Position_60", "Pitch_62"]  # the last eighth of the first bar  # fmt: skip
+    back = tok.decode(tok.encode(score))
+    assert back.tempos[0].time == 0 and back.tempos[0].qpm == pytest.approx(90, rel=0.05)
+    assert [(ts.time, ts.numerator) for ts in score.time_signatures] == [(0, 1), (240, 6)]
+
+
 def test_conditions_and_unknown_names():
     tok = MuseTokenizer.create(["chorale", "celtic-fiddle"])
     assert tok.styles == ["celtic-fiddle", "chorale"]
