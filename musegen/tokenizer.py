@@ -185,7 +185,7 @@ class MuseTokenizer:
         shift = 0
         if len(changes) > 1 and written[changes[0][1]] is None:
             shift = max(0, changes[1][1].bar_ticks(score.ticks_per_quarter) - changes[1][0])
-            changes = changes[1:]
+            changes = changes[1:] if shift else changes  # longer than a bar: no pickup
         if not shift and all(written[m] in (None, (m.numerator, m.denominator))
                              for _, m in changes):  # fmt: skip
             return score

@@ -77,6 +77,11 @@ def test_a_pickup_bar_without_a_token_ends_a_full_bar_of_the_next_meter():
     back = tok.decode(tok.encode(score))
     assert back.tempos[0].time == 0 and back.tempos[0].qpm == pytest.approx(90, rel=0.05)
     assert [(ts.time, ts.numerator) for ts in score.time_signatures] == [(0, 1), (240, 6)]
+    # A first meter with no token that lasts longer than a bar is no pickup: left in place.
+    long_bars = Score(480)
+    long_bars.time_signatures.extend([TimeSignature(0, 7, 2), TimeSignature(3 * 6720, 3, 4)])
+    kept = tok.in_vocab_meters(long_bars).time_signatures
+    assert [(ts.time, ts.numerator, ts.denominator) for ts in kept] == [(0, 7, 2), (20160, 3, 4)]
 
 
 def test_conditions_and_unknown_names():
