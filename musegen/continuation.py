@@ -166,7 +166,9 @@ def _continue_seed(
     B = options.variations * K  # row v * K + c is candidate c of variation v
     generator = torch.Generator().manual_seed(options.seed)
     state = grammar.start(B)
-    target = options.bars + 1  # generation stops on the Bar token that would open one more
+    written = tok.vocab_meter(meter.numerator, meter.denominator)
+    parts = written[2] if written else 1  # model bars per seed bar (7/2: two of 7/4)
+    target = options.bars * parts + 1  # generation stops on the Bar that would open one more
     histories = [list(seed_ids) for _ in range(B)]
     new_ids: list[list[int]] = [[] for _ in range(B)]
     done = np.zeros(B, dtype=bool)
@@ -210,7 +212,8 @@ def _continue_seed(
         rows = [r for r in rows if not done[r]]
     elapsed = time.perf_counter() - started
 
-    placed = [_place(tok.decode(ids), new_start, bar_len, options.bars, tpq) for ids in new_ids]
+    placed = [_place(tok.decode(ids), new_start, bar_len, options.bars, tpq, parts)
+              for ids in new_ids]  # fmt: skip
     results = []
     for v in range(options.variations):
         c, check = _mode_check(placed[v * K : (v + 1) * K], options.mood) if K > 1 else (0, None)
@@ -367,12 +370,13 @@ def _until_stop(ids: list[int], bar_count: np.ndarray, bars_left: int) -> list[i
     return ids
 
 
-def _place(decoded: Score, new_start: int, bar_len: int, bars: int, tpq: int) -> list[tuple]:
+def _place(decoded: Score, new_start: int, bar_len: int, bars: int, tpq: int,
+           parts: int = 1) -> list[tuple]:  # fmt: skip
     """Notes of the decoded new bars, as (program, is_drum, Note) on the seed's tick grid.
 
-    Each decoded bar k goes to the seed's k-th bar after new_start; a note that would not fit
-    the seed's bar (only possible for a meter with no token of its bar length, like 7/2) is
-    dropped.
+    Decoded bar k goes to part k % parts of the seed's (k // parts)-th bar after new_start (a
+    7/2 bar is decoded as two of 7/4); a note that would not fit its part of the bar (only
+    possible for a meter with no token, like 11/16) is dropped.
     """
     if not decoded.tracks:
         return []
@@ -383,10 +387,12 @@ def _place(decoded: Score, new_start: int, bar_len: int, bars: int, tpq: int) ->
     for track in decoded.tracks:
         for n in track.notes:
             k = int(np.searchsorted(lines, n.time, side="right")) - 1
+            bar, part = divmod(k, parts)
+            part_start = round(part * bar_len / parts)
             offset = round((n.time - lines[k]) * ratio)
-            if k >= bars or offset >= bar_len:
+            if bar >= bars or part_start + offset >= round((part + 1) * bar_len / parts):
                 continue
-            start = new_start + k * bar_len + offset
+            start = new_start + bar * bar_len + part_start + offset
             duration = min(max(1, round(n.duration * ratio)), end - start)
             if duration > 0:
                 placed.append((int(track.program), bool(track.is_drum),

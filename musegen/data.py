@@ -75,8 +75,9 @@ class Shards:
 
 
 # Raised when MuseTokenizer.encode changes what a file becomes, so old shards are rebuilt.
-# 2: meters missing from the vocabulary are written as one of the same bar length, and a
-#    pickup bar in a meter with no token ends a full bar of the next meter.
+# 2: meters missing from the vocabulary are written as one of the same bar length (or a bar
+#    as equal bars of one), and a pickup bar in a meter with no token ends a full bar of
+#    the next meter (MuseTokenizer.in_vocab_meters).
 ENCODING = 2
 
 

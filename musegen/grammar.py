@@ -209,10 +209,11 @@ class Grammar:
 
     def _static_allowed(self, c: Constraints) -> np.ndarray:
         """Ids whose every base token satisfies the user's constraints."""
-        # A meter the vocabulary lacks is forced as the one of the same bar length it has.
+        # A meter the vocabulary lacks is forced as the one its bars are written in (3/1 as
+        # 12/4, 7/2 as two bars of 7/4; MuseTokenizer.vocab_meter).
         token_meter = self.tokenizer.vocab_meter(*c.meter) if c.meter else None
         force_meter = token_meter is not None
-        meter = "{}/{}".format(*token_meter) if force_meter else None
+        meter = "{}/{}".format(*token_meter[:2]) if force_meter else None
         # miditok counts positions per beat of the meter's denominator, so a bar has
         # numerator x max_num_pos_per_beat of them. The vocabulary holds those of its longest
         # meter; a later one decodes into the next bar, and such notes were dropped when

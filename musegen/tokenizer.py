@@ -158,27 +158,31 @@ class MuseTokenizer:
         """Ids whose first base token is a Bar: (V,) bool; windows and prompts start there."""
         return np.array([bool(ts) and ts[0].startswith("Bar_") for ts in self.base_tokens])
 
-    def vocab_meter(self, numerator: int, denominator: int) -> tuple[int, int] | None:
-        """The meter whose TimeSig token stands for a bar of numerator/denominator.
+    def vocab_meter(self, numerator: int, denominator: int) -> tuple[int, int, int] | None:
+        """(n, d, parts): a bar of numerator/denominator is written as `parts` bars of n/d.
 
-        The meter itself when the vocabulary has it, else the one of the same bar length on
-        the finest grid (the largest denominator): 3/1 is written as 12/4, 4/1 as 8/2, 10/8 as
-        5/4, 12/16 as 6/8. None when no meter of that length has a token (7/2).
+        One bar of the meter itself when the vocabulary has it, else of the meter of the same
+        bar length on the finest grid (the largest denominator): 3/1 as 12/4, 4/1 as 8/2, 10/8
+        as 5/4, 12/16 as 6/8. Else the fewest equal parts, up to 4, that have a token: 7/2 as
+        two bars of 7/4, 36/4 as three of 12/4. None when there are none (1/8, 11/16).
         """
         known = [tuple(m) for m in self.remi.time_signatures]
         if (numerator, denominator) in known:
-            return numerator, denominator
-        same = [(n, d) for n, d in known if n * denominator == numerator * d]
-        return max(same, key=lambda m: m[1]) if same else None
+            return numerator, denominator, 1
+        for parts in range(1, 5):
+            same = [(n, d) for n, d in known if n * denominator * parts == numerator * d]
+            if same:
+                return *max(same, key=lambda m: m[1]), parts
+        return None
 
     def in_vocab_meters(self, score: Score) -> Score:
         """The score with bars the vocabulary can count where the file has them.
 
-        Each meter is written as its vocab_meter (miditok drops a meter it lacks and counts 4/4
-        bars instead). A pickup bar in a meter with no token (a 1/8 anacrusis before 6/8, as
-        music21 and notation programs write it) becomes the end of a full bar of the meter
-        after it: the music moves later by the rest, and the tempo and key at tick 0 stay
-        there. The score given is not changed.
+        Each meter is written as its vocab_meter, a bar as one or more bars of it (miditok
+        drops a meter it lacks and counts 4/4 bars instead). A pickup bar in a meter with no
+        token (a 1/8 anacrusis before 6/8, as a notation program may export one) becomes the
+        end of a full bar of the meter after it: the music moves later by the rest, and the
+        tempo and key at tick 0 stay there. The score given is not changed.
         """
         changes = timeline.meter_changes(score)  # (tick, Meter), deduplicated, one at 0
         written = {m: self.vocab_meter(m.numerator, m.denominator) for _, m in changes}
@@ -186,7 +190,7 @@ class MuseTokenizer:
         if len(changes) > 1 and written[changes[0][1]] is None:
             shift = max(0, changes[1][1].bar_ticks(score.ticks_per_quarter) - changes[1][0])
             changes = changes[1:] if shift else changes  # longer than a bar: no pickup
-        if not shift and all(written[m] in (None, (m.numerator, m.denominator))
+        if not shift and all(written[m] is None or written[m][:2] == (m.numerator, m.denominator)
                              for _, m in changes):  # fmt: skip
             return score
         out = score.shift_time(shift) if shift else score.copy()
@@ -196,7 +200,7 @@ class MuseTokenizer:
                     event.time = 0
         out.time_signatures.clear()
         for i, (tick, meter) in enumerate(changes):
-            n, d = written[meter] or (meter.numerator, meter.denominator)
+            n, d = (written[meter] or (meter.numerator, meter.denominator))[:2]
             out.time_signatures.append(TimeSignature(0 if i == 0 else tick + shift, n, d))
         return out
 

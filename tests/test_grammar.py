@@ -164,11 +164,12 @@ def test_positions_stay_inside_the_bar_of_the_meter(small_shards, meter):
     assert 0 < score.tracks[0].notes[0].time < bar
 
 
-@pytest.mark.parametrize("meter,written", [((3, 1), (12, 4)), ((10, 8), (5, 4))])
+@pytest.mark.parametrize("meter,written", [((3, 1), (12, 4)), ((10, 8), (5, 4)), ((7, 2), (7, 4))])
 def test_a_meter_missing_from_the_vocabulary_is_forced_by_its_bar_length(small_shards, meter,
                                                                          written):  # fmt: skip
     """3/1 has no TimeSig token: forcing 12/4 (and its 144 positions) keeps every new note in
-    the seed's bar; before, the model wrote any meter and notes past it were dropped."""
+    the seed's bar (7/2: each half of it in 7/4); before, the model wrote any meter and notes
+    past it were dropped."""
     tok = Shards.open(small_shards).tokenizer
     grammar = Grammar(tok, Constraints(meter=meter))
     reachable = grammar.valid.any(0)

@@ -39,11 +39,13 @@ def test_round_trip_keeps_notes_programs_tempo_meter():
 
 def test_meters_missing_from_the_vocabulary_keep_their_bar_length():
     tok = MuseTokenizer.create(["chorale"])
-    assert tok.vocab_meter(3, 4) == (3, 4)
-    assert tok.vocab_meter(3, 1) == (12, 4)  # same bar length, finest grid
-    assert tok.vocab_meter(10, 8) == (5, 4)
-    assert tok.vocab_meter(12, 16) == (6, 8)
-    assert tok.vocab_meter(7, 2) is None  # no meter of 14 quarters has a token
+    assert tok.vocab_meter(3, 4) == (3, 4, 1)
+    assert tok.vocab_meter(3, 1) == (12, 4, 1)  # same bar length, finest grid
+    assert tok.vocab_meter(10, 8) == (5, 4, 1)
+    assert tok.vocab_meter(12, 16) == (6, 8, 1)
+    assert tok.vocab_meter(7, 2) == (7, 4, 2)  # no meter of 14 quarters: two bars of 7
+    assert tok.vocab_meter(36, 4) == (12, 4, 3)
+    assert tok.vocab_meter(1, 8) is None and tok.vocab_meter(11, 16) is None
     # A 3/1 piece: miditok alone drops the meter and counts 4/4 bars (three per real bar).
     score = Score(480)
     score.time_signatures.append(TimeSignature(0, 3, 1))
@@ -79,9 +81,9 @@ def test_a_pickup_bar_without_a_token_ends_a_full_bar_of_the_next_meter():
     assert [(ts.time, ts.numerator) for ts in score.time_signatures] == [(0, 1), (240, 6)]
     # A first meter with no token that lasts longer than a bar is no pickup: left in place.
     long_bars = Score(480)
-    long_bars.time_signatures.extend([TimeSignature(0, 7, 2), TimeSignature(3 * 6720, 3, 4)])
+    long_bars.time_signatures.extend([TimeSignature(0, 11, 16), TimeSignature(3960, 3, 4)])
     kept = tok.in_vocab_meters(long_bars).time_signatures
-    assert [(ts.time, ts.numerator, ts.denominator) for ts in kept] == [(0, 7, 2), (20160, 3, 4)]
+    assert [(ts.time, ts.numerator, ts.denominator) for ts in kept] == [(0, 11, 16), (3960, 3, 4)]
 
 
 def test_conditions_and_unknown_names():
