@@ -3,7 +3,7 @@ several meters and count, per meter, the notes decoded, the notes placed in the 
 (the rest did not fit and were dropped) and how far into the bar the latest new note starts.
 
     python examples/meter_probe.py [CHECKPOINT] [--seeds 8] [--bars 4]
-        [--meters 3/1 4/1 2/1 10/8 6/16 12/16 7/2 10/4 11/16 4/4]
+        [--meters 3/1 4/1 2/1 10/8 6/16 12/16 7/2 10/4 11/16 1/8 4/4]
 """
 
 from __future__ import annotations
@@ -40,7 +40,19 @@ def main() -> None:
     parser.add_argument(
         "--meters",
         nargs="+",
-        default=["3/1", "4/1", "2/1", "10/8", "6/16", "12/16", "7/2", "10/4", "11/16", "4/4"],
+        default=[
+            "3/1",
+            "4/1",
+            "2/1",
+            "10/8",
+            "6/16",
+            "12/16",
+            "7/2",
+            "10/4",
+            "11/16",
+            "1/8",
+            "4/4",
+        ],
     )
     args = parser.parse_args()
     mg = MuseGen.from_pretrained(args.checkpoint)

@@ -166,8 +166,8 @@ def _continue_seed(
     B = options.variations * K  # row v * K + c is candidate c of variation v
     generator = torch.Generator().manual_seed(options.seed)
     state = grammar.start(B)
-    written = tok.vocab_meter(meter.numerator, meter.denominator)
-    parts = written[2] if written else 1  # model bars per seed bar (7/2: two of 7/4)
+    forced = tok.generation_meter(meter.numerator, meter.denominator)
+    parts = forced.parts if forced else 1  # model bars per seed bar (7/2: two of 7/4)
     target = options.bars * parts + 1  # generation stops on the Bar that would open one more
     histories = [list(seed_ids) for _ in range(B)]
     new_ids: list[list[int]] = [[] for _ in range(B)]
@@ -375,8 +375,8 @@ def _place(decoded: Score, new_start: int, bar_len: int, bars: int, tpq: int,
     """Notes of the decoded new bars, as (program, is_drum, Note) on the seed's tick grid.
 
     Decoded bar k goes to part k % parts of the seed's (k // parts)-th bar after new_start (a
-    7/2 bar is decoded as two of 7/4); a note that would not fit its part of the bar (only
-    possible for a meter with no token, like 11/16) is dropped.
+    7/2 bar is decoded as two of 7/4); a note that would not fit its part of the bar (never,
+    when the grammar forces MuseTokenizer.generation_meter) is dropped.
     """
     if not decoded.tracks:
         return []

@@ -209,17 +209,15 @@ class Grammar:
 
     def _static_allowed(self, c: Constraints) -> np.ndarray:
         """Ids whose every base token satisfies the user's constraints."""
-        # A meter the vocabulary lacks is forced as the one its bars are written in (3/1 as
-        # 12/4, 7/2 as two bars of 7/4; MuseTokenizer.vocab_meter).
-        token_meter = self.tokenizer.vocab_meter(*c.meter) if c.meter else None
-        force_meter = token_meter is not None
-        meter = "{}/{}".format(*token_meter[:2]) if force_meter else None
-        # miditok counts positions per beat of the meter's denominator, so a bar has
-        # numerator x max_num_pos_per_beat of them. The vocabulary holds those of its longest
-        # meter; a later one decodes into the next bar, and such notes were dropped when
-        # placed (23% of the notes decoded in 5/8, 14% in 5/4, 10% in 3/4, 2% in 4/4).
-        positions = token_meter[0] * self.tokenizer.remi.config.max_num_pos_per_beat if (
-            force_meter) else None  # fmt: skip
+        # The meter forced after every Bar: the seed's, or the one its bars are written in (3/1
+        # as 12/4, 7/2 as two bars of 7/4), or a longer one holding it (1/8 in 2/8). miditok
+        # counts numerator x max_num_pos_per_beat positions in a bar, and the vocabulary holds
+        # those of its longest meter; a Position past the seed's bar decodes into the next
+        # bar, and such notes were dropped when placed (23% of the notes decoded in 5/8, 14% in
+        # 5/4, 10% in 3/4, 2% in 4/4), so only positions inside the seed's bar are allowed.
+        forced = self.tokenizer.generation_meter(*c.meter) if c.meter else None
+        meter = f"{forced.numerator}/{forced.denominator}" if forced else None
+        positions = forced.positions if forced else None
 
         def pitch_ok(p: int) -> bool:
             in_scale = c.scale is None or p % 12 in c.scale
@@ -245,7 +243,7 @@ class Grammar:
                 elif kind == "Tempo":
                     bad = not c.allow_tempo
                 elif kind == "TimeSig":
-                    bad = force_meter and value != meter
+                    bad = meter is not None and value != meter
                 else:
                     bad = kind not in TYPES  # specials (Style, Mood, PAD, EOS) never sampled
                 if bad:

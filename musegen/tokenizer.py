@@ -10,6 +10,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import NamedTuple
 
 import miditok
 import numpy as np
@@ -59,6 +60,16 @@ def tokenizer_config(
         remove_duplicated_notes=True,
         encode_ids_split="bar",
     )
+
+
+class GenerationMeter(NamedTuple):
+    """How new bars of a meter are generated: `parts` bars of numerator/denominator each,
+    using the first `positions` positions of each (MuseTokenizer.generation_meter)."""
+
+    numerator: int
+    denominator: int
+    parts: int
+    positions: int
 
 
 @dataclass
@@ -174,6 +185,28 @@ class MuseTokenizer:
             if same:
                 return *max(same, key=lambda m: m[1]), parts
         return None
+
+    def generation_meter(self, numerator: int, denominator: int) -> GenerationMeter | None:
+        """The meter new bars of numerator/denominator are generated in, forced by the grammar.
+
+        Its vocab_meter, using every position of its bars. For a meter without one (1/8,
+        11/16), one bar of the shortest meter whose bar holds the whole bar on a whole number
+        of positions, using only those: 1/8 in the first 12 of 2/8's 24 positions, 11/16 in
+        the first 66 of 6/8's 72, so that no new note falls outside the seed's bar.
+        """
+        per_beat = self.remi.config.max_num_pos_per_beat
+        written = self.vocab_meter(numerator, denominator)
+        if written is not None:
+            n, d, parts = written
+            return GenerationMeter(n, d, parts, n * per_beat)
+        holders = [
+            (n, d) for n, d in (tuple(m) for m in self.remi.time_signatures)
+            if n * denominator >= numerator * d and per_beat * numerator * d % denominator == 0
+        ]  # fmt: skip
+        if not holders:
+            return None
+        n, d = min(holders, key=lambda m: (m[0] / m[1], -m[1]))  # shortest, finest grid
+        return GenerationMeter(n, d, 1, per_beat * numerator * d // denominator)
 
     def in_vocab_meters(self, score: Score) -> Score:
         """The score with bars the vocabulary can count where the file has them.

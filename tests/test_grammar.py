@@ -164,16 +164,20 @@ def test_positions_stay_inside_the_bar_of_the_meter(small_shards, meter):
     assert 0 < score.tracks[0].notes[0].time < bar
 
 
-@pytest.mark.parametrize("meter,written", [((3, 1), (12, 4)), ((10, 8), (5, 4)), ((7, 2), (7, 4))])
-def test_a_meter_missing_from_the_vocabulary_is_forced_by_its_bar_length(small_shards, meter,
-                                                                         written):  # fmt: skip
+@pytest.mark.parametrize(
+    "meter,written,last",
+    [((3, 1), (12, 4), 143), ((10, 8), (5, 4), 59), ((7, 2), (7, 4), 83), ((11, 16), (6, 8), 65),
+     ((1, 8), (2, 8), 11)],
+)  # fmt: skip
+def test_a_meter_missing_from_the_vocabulary_is_forced_to_fit(small_shards, meter, written,
+                                                              last):  # fmt: skip
     """3/1 has no TimeSig token: forcing 12/4 (and its 144 positions) keeps every new note in
-    the seed's bar (7/2: each half of it in 7/4); before, the model wrote any meter and notes
-    past it were dropped."""
+    the seed's bar (7/2: each half of it in 7/4; 11/16: the first 66 positions of 6/8); before,
+    the model wrote any meter and notes past the seed's bar were dropped."""
     tok = Shards.open(small_shards).tokenizer
     grammar = Grammar(tok, Constraints(meter=meter))
     reachable = grammar.valid.any(0)
     base = {b for v in np.flatnonzero(reachable) for b in tok.base_tokens[v]}
     assert {b for b in base if b.startswith("TimeSig_")} == {"TimeSig_{}/{}".format(*written)}
     positions = {int(b.split("_")[1]) for b in base if b.startswith("Position_")}
-    assert max(positions) == written[0] * tok.remi.config.max_num_pos_per_beat - 1
+    assert max(positions) == last

@@ -46,6 +46,11 @@ def test_meters_missing_from_the_vocabulary_keep_their_bar_length():
     assert tok.vocab_meter(7, 2) == (7, 4, 2)  # no meter of 14 quarters: two bars of 7
     assert tok.vocab_meter(36, 4) == (12, 4, 3)
     assert tok.vocab_meter(1, 8) is None and tok.vocab_meter(11, 16) is None
+    # New bars are generated in a meter with a token, on the positions inside the bar only.
+    assert tok.generation_meter(3, 4) == (3, 4, 1, 36)
+    assert tok.generation_meter(7, 2) == (7, 4, 2, 84)
+    assert tok.generation_meter(1, 8) == (2, 8, 1, 12)  # the first half of a 2/8 bar
+    assert tok.generation_meter(11, 16) == (6, 8, 1, 66)
     # A 3/1 piece: miditok alone drops the meter and counts 4/4 bars (three per real bar).
     score = Score(480)
     score.time_signatures.append(TimeSignature(0, 3, 1))
