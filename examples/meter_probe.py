@@ -16,6 +16,10 @@ from symusic import Note, Score, Tempo, TimeSignature, Track
 from musegen import continuation
 from musegen.api import MuseGen
 
+# With a token (4/4), of a length some meter with a token has (3/1 ...), divisible into equal
+# bars with a token (7/2, 10/4), and neither (11/16, 1/8).
+METERS = "3/1 4/1 2/1 10/8 6/16 12/16 7/2 10/4 11/16 1/8 4/4".split()
+
 
 def seed_in(meter: tuple[int, int], tpq: int = 480) -> Score:
     """Two bars of a rising five-note figure on a piano: eighths in x/8 and x/16, else quarters."""
@@ -37,23 +41,7 @@ def main() -> None:
     parser.add_argument("checkpoint", nargs="?", default=None)
     parser.add_argument("--seeds", type=int, default=8)
     parser.add_argument("--bars", type=int, default=4)
-    parser.add_argument(
-        "--meters",
-        nargs="+",
-        default=[
-            "3/1",
-            "4/1",
-            "2/1",
-            "10/8",
-            "6/16",
-            "12/16",
-            "7/2",
-            "10/4",
-            "11/16",
-            "1/8",
-            "4/4",
-        ],
-    )
+    parser.add_argument("--meters", nargs="+", default=METERS)
     args = parser.parse_args()
     mg = MuseGen.from_pretrained(args.checkpoint)
     counts = {"decoded": 0, "placed": 0}
