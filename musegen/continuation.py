@@ -166,7 +166,7 @@ def _continue_seed(
     B = options.variations * K  # row v * K + c is candidate c of variation v
     generator = torch.Generator().manual_seed(options.seed)
     state = grammar.start(B)
-    forced = tok.generation_meter(meter.numerator, meter.denominator)
+    forced = grammar.forced_meter
     parts = forced.parts if forced else 1  # model bars per seed bar (7/2: two of 7/4)
     target = options.bars * parts + 1  # generation stops on the Bar that would open one more
     histories = [list(seed_ids) for _ in range(B)]

@@ -112,6 +112,9 @@ class Grammar:
         # Here Pitches count notes: the bar holds one once its first Pitch is written.
         self.opens_empty = np.zeros(vocab, dtype=bool)  # a Bar before any Pitch in the id
         self.bar_pitches = np.zeros(vocab, dtype=np.int64)  # Pitches after its last Bar, or all
+        self.forced_meter = (
+            tokenizer.generation_meter(*constraints.meter) if constraints.meter else None
+        )  # see _static_allowed
         allowed = self._static_allowed(constraints)
         for v, base in enumerate(tokenizer.base_tokens):
             types = [_type(b) for b in base]
@@ -215,7 +218,7 @@ class Grammar:
         # those of its longest meter; a Position past the seed's bar decodes into the next
         # bar, and such notes were dropped when placed (23% of the notes decoded in 5/8, 14% in
         # 5/4, 10% in 3/4, 2% in 4/4), so only positions inside the seed's bar are allowed.
-        forced = self.tokenizer.generation_meter(*c.meter) if c.meter else None
+        forced = self.forced_meter
         meter = f"{forced.numerator}/{forced.denominator}" if forced else None
         positions = forced.positions if forced else None
 

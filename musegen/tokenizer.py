@@ -169,6 +169,11 @@ class MuseTokenizer:
         """Ids whose first base token is a Bar: (V,) bool; windows and prompts start there."""
         return np.array([bool(ts) and ts[0].startswith("Bar_") for ts in self.base_tokens])
 
+    @cached_property
+    def meters(self) -> list[tuple[int, int]]:
+        """(numerator, denominator) of every meter with a TimeSig token."""
+        return [tuple(m) for m in self.remi.time_signatures]
+
     def vocab_meter(self, numerator: int, denominator: int) -> tuple[int, int, int] | None:
         """(n, d, parts): a bar of numerator/denominator is written as `parts` bars of n/d.
 
@@ -177,11 +182,10 @@ class MuseTokenizer:
         as 5/4, 12/16 as 6/8. Else the fewest equal parts, up to 4, that have a token: 7/2 as
         two bars of 7/4, 36/4 as three of 12/4. None when there are none (1/8, 11/16).
         """
-        known = [tuple(m) for m in self.remi.time_signatures]
-        if (numerator, denominator) in known:
+        if (numerator, denominator) in self.meters:
             return numerator, denominator, 1
         for parts in range(1, 5):
-            same = [(n, d) for n, d in known if n * denominator * parts == numerator * d]
+            same = [(n, d) for n, d in self.meters if n * denominator * parts == numerator * d]
             if same:
                 return *max(same, key=lambda m: m[1]), parts
         return None
@@ -200,7 +204,7 @@ class MuseTokenizer:
             n, d, parts = written
             return GenerationMeter(n, d, parts, n * per_beat)
         holders = [
-            (n, d) for n, d in (tuple(m) for m in self.remi.time_signatures)
+            (n, d) for n, d in self.meters
             if n * denominator >= numerator * d and per_beat * numerator * d % denominator == 0
         ]  # fmt: skip
         if not holders:
@@ -218,13 +222,14 @@ class MuseTokenizer:
         tempo and key at tick 0 stay there. The score given is not changed.
         """
         changes = timeline.meter_changes(score)  # (tick, Meter), deduplicated, one at 0
-        written = {m: self.vocab_meter(m.numerator, m.denominator) for _, m in changes}
+        vocab = {m: self.vocab_meter(m.numerator, m.denominator) for _, m in changes}
+        # What each meter's TimeSig says: its vocab_meter's, or its own (dropped by miditok).
+        written = {m: (v or (m.numerator, m.denominator))[:2] for m, v in vocab.items()}
         shift = 0
-        if len(changes) > 1 and written[changes[0][1]] is None:
+        if len(changes) > 1 and vocab[changes[0][1]] is None:
             shift = max(0, changes[1][1].bar_ticks(score.ticks_per_quarter) - changes[1][0])
             changes = changes[1:] if shift else changes  # longer than a bar: no pickup
-        if not shift and all(written[m] is None or written[m][:2] == (m.numerator, m.denominator)
-                             for _, m in changes):  # fmt: skip
+        if not shift and all(written[m] == (m.numerator, m.denominator) for _, m in changes):
             return score
         out = score.shift_time(shift) if shift else score.copy()
         for events in (out.tempos, out.key_signatures):
@@ -233,8 +238,9 @@ class MuseTokenizer:
                     event.time = 0
         out.time_signatures.clear()
         for i, (tick, meter) in enumerate(changes):
-            n, d = (written[meter] or (meter.numerator, meter.denominator))[:2]
-            out.time_signatures.append(TimeSignature(0 if i == 0 else tick + shift, n, d))
+            out.time_signatures.append(
+                TimeSignature(0 if i == 0 else tick + shift, *written[meter])
+            )
         return out
 
     # ------------------------------------------------------------------ encode / decode
