@@ -16,7 +16,10 @@ round, then --repeats timed rounds, medians reported:
                     skipped with --no-compile
   musegen cache, 2 threads   with --thread-check: the first row on two threads
 
-Then the end-to-end number: MuseGen.continue_midi(seed, bars=8) with its default sampling,
+Then the weight-layout check: one step's matrix products (every Linear weight, one row),
+nn.Linear's (out, in) layout through F.linear against (in, out) copies through x @ W', the
+layout musegen.model.Linear decodes with. Then the end-to-end number:
+MuseGen.continue_midi(seed, bars=8) with its default sampling,
 median wall seconds over --repeats runs, and seconds per bar.
 
 Threads: torch.set_num_threads(1) by default. Decoding a small model is one token at a time:
@@ -43,6 +46,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 from symusic import Note, Score, Tempo, TimeSignature, Track
 
 from musegen.api import MuseGen
@@ -192,6 +196,32 @@ def decoding(args, ckpt: Checkpoint, seed: Score) -> dict:
     }
 
 
+def layout_check(model: torch.nn.Module, repeats: int, steps: int = 200) -> dict:
+    """One decoding step's matrix products (every Linear of the model, in order, one row),
+    with nn.Linear's (out, in) weights through F.linear against (in, out) copies through
+    x @ W', as musegen.model.Linear decodes: seconds per step, median over rounds."""
+    weights = [m.weight.detach() for m in model.modules() if isinstance(m, torch.nn.Linear)]
+    copies = [w.t().contiguous() for w in weights]
+    rows = [torch.randn(1, 1, w.shape[1]) for w in weights]
+
+    def step_time(fn) -> float:
+        began = time.perf_counter()
+        for _ in range(steps):
+            for x, w, c in zip(rows, weights, copies, strict=True):
+                fn(x, w, c)
+        return (time.perf_counter() - began) / steps
+
+    times: dict[str, list[float]] = {"out_in_F_linear": [], "in_out_matmul": []}
+    with torch.inference_mode():
+        for _ in range(repeats + 1):  # the first round warms up
+            for name, fn in (("out_in_F_linear", lambda x, w, c: F.linear(x, w)),
+                             ("in_out_matmul", lambda x, w, c: x @ c)):  # fmt: skip
+                times[name].append(step_time(fn))
+    med = {k: statistics.median(v[1:]) for k, v in times.items()}
+    return {"matrices": len(weights), "median_step_seconds": med,
+            "ratio": med["out_in_F_linear"] / med["in_out_matmul"]}  # fmt: skip
+
+
 def end_to_end(args, seed: Score, **options) -> dict:
     """MuseGen.continue_midi(seed, bars, **options) with default sampling: wall seconds, median.
 
@@ -266,6 +296,7 @@ def main() -> None:
         f"context {cfg.context}, vocab {cfg.vocab_size}; seed: {seed_name}"
     )
     dec = decoding(args, ckpt, seed)
+    layout = layout_check(ckpt.model, args.repeats)
     e2e = end_to_end(args, seed)
     e2e_style = end_to_end(args, seed, style="chorale")
     e2e_style_others = end_to_end(args, seed, style="chorale", guide_against="other-styles")
@@ -296,6 +327,12 @@ def main() -> None:
             f"{dec['compile_seconds']:.1f} s once; compiled output identical to eager: "
             f"{dec['compiled_matches_eager']}"
         )
+    med = layout["median_step_seconds"]
+    print(
+        f"matrix products of one step ({layout['matrices']} weights, one row): (out, in) "
+        f"through F.linear {med['out_in_F_linear'] * 1e3:.3f} ms, (in, out) copies "
+        f"{med['in_out_matmul'] * 1e3:.3f} ms: {layout['ratio']:.2f}x"
+    )
     print(
         f"continue_midi, {e2e['bars']} bars: {e2e['median_wall_seconds']:.3f} s "
         f"({e2e['seconds_per_bar']:.3f} s/bar), {e2e['median_generated_tokens']:.0f} tokens "
@@ -325,6 +362,7 @@ def main() -> None:
         "repeats": args.repeats,
         "seed": seed_name,
         "decoding": dec,
+        "weight_layout": layout,
         "continue_midi": e2e,
         "continue_midi_style": e2e_style,
         "continue_midi_style_against_other_styles": e2e_style_others,

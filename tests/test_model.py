@@ -4,8 +4,16 @@ from __future__ import annotations
 
 import pytest
 import torch
+import torch.nn.functional as F
 
-from musegen.model import SIZES, ModelConfig, MuseTransformer, latest_conditions, lm_loss
+from musegen.model import (
+    SIZES,
+    Linear,
+    ModelConfig,
+    MuseTransformer,
+    latest_conditions,
+    lm_loss,
+)
 
 torch.set_num_threads(1)
 
@@ -135,6 +143,34 @@ def test_kv_cache_crop_rolls_back(model: MuseTransformer) -> None:
     torch.testing.assert_close(rolled, full[:, 6:], atol=1e-5, rtol=1e-5)
     with pytest.raises(ValueError, match="crop length"):
         cache.crop(11)
+
+
+def test_linear_decodes_few_rows_with_a_copy_that_follows_the_weight() -> None:
+    torch.manual_seed(0)
+    lin = Linear(8, 5)
+    one_row, many = torch.randn(1, 1, 8), torch.randn(2, 40, 8)
+    with torch.inference_mode():
+        torch.testing.assert_close(lin(one_row), F.linear(one_row, lin.weight))
+        assert lin._rows_weight is not None  # the copy path ran
+        with torch.no_grad():  # an optimizer step or a weight edit: the copy must follow
+            lin.weight.mul_(-2.0)
+        torch.testing.assert_close(lin(one_row), F.linear(one_row, lin.weight))
+        lin.load_state_dict({"weight": torch.randn(5, 8)})
+        torch.testing.assert_close(lin(one_row), F.linear(one_row, lin.weight))
+        torch.testing.assert_close(lin(many), F.linear(many, lin.weight))
+    y = lin(one_row)  # with gradients: the parameter itself, so training works
+    y.sum().backward()
+    assert lin.weight.grad is not None and lin.weight.grad.abs().sum() > 0
+
+
+def test_decoding_steps_use_the_copied_weights(model: MuseTransformer) -> None:
+    idx = torch.randint(0, V, (1, 5))
+    with torch.inference_mode():
+        cache = model.new_cache(1)
+        model(idx[:, :4], cache)
+        model(idx[:, 4:], cache)
+    linears = [m for m in model.modules() if isinstance(m, Linear)]
+    assert linears and all(m._rows_weight is not None for m in linears)
 
 
 def test_context_and_cache_limits(model: MuseTransformer) -> None:
