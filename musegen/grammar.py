@@ -272,18 +272,26 @@ class Grammar:
         # A new Position inside the current bar must come after the last one.
         later = (self.first_pos[None, :] < 0) | (self.first_pos[None, :] > state.position[:, None])
         allowed = allowed & later
+        # The rules below only ever remove ids, so they look at the ids some row still allows
+        # (a few dozen after most tokens, of 2000): a decoding step's mask costs less.
+        cols = np.flatnonzero(allowed.any(0))
+        allowed[:, cols] = self._rules(state, allowed[:, cols], cols)
+        return torch.from_numpy(allowed)
+
+    def _rules(self, state: GrammarState, allowed: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        """The state-dependent rules on the columns ``cols`` of the mask: allowed is (B, C)."""
         # Each note of an id before its first Position must be higher than the last note of
         # its program at the current Position.
         repeat = np.zeros_like(allowed)
         for j in range(self.lead_pitch.shape[1]):
-            pitch, program = self.lead_pitch[None, :, j], self.lead_program[None, :, j]
-            program = np.where(program == INHERIT, state.program[:, None], program)  # (B, V)
-            last = np.take_along_axis(state.last_pitch, _slot(program), axis=1)  # (B, V)
+            pitch, program = self.lead_pitch[None, cols, j], self.lead_program[None, cols, j]
+            program = np.where(program == INHERIT, state.program[:, None], program)  # (B, C)
+            last = np.take_along_axis(state.last_pitch, _slot(program), axis=1)  # (B, C)
             repeat |= (pitch >= 0) & (pitch <= last)
-        last = state.last_pitch[:, self.dangling_slot]  # (B, V)
-        repeat |= (self.dangling[None, :] != NONE) & (last >= self.top_pitch)
-        crowded = state.notes_here[:, None] + self.lead_notes[None, :] > self.max_notes_here
-        empty = (state.bar_notes[:, None] == 0) & self.opens_empty[None, :]  # closes a bare bar
+        last = state.last_pitch[:, self.dangling_slot[cols]]  # (B, C)
+        repeat |= (self.dangling[None, cols] != NONE) & (last >= self.top_pitch)
+        crowded = state.notes_here[:, None] + self.lead_notes[None, cols] > self.max_notes_here
+        empty = (state.bar_notes[:, None] == 0) & self.opens_empty[None, cols]  # closes a bare bar
         # A row a rule would shut completely (its last note already at the top of the allowed
         # pitches, say) drops it, the order first: a duplicate beats a dead end.
         for rule in (repeat | crowded, crowded, empty):
@@ -291,10 +299,10 @@ class Grammar:
             allowed = np.where(kept.any(1, keepdims=True), kept, allowed)
         overlong = state.since_bar >= self.max_bar_tokens
         if overlong.any():  # close the bar as soon as the grammar lets a Bar come next
-            closing = allowed & (self.bar_count[None, :] > 0)
+            closing = allowed & (self.bar_count[None, cols] > 0)
             rows = overlong & closing.any(1)
             allowed[rows] = closing[rows]
-        return torch.from_numpy(allowed)
+        return allowed
 
     def advance(self, state: GrammarState, ids: np.ndarray) -> None:
         """Update the state with the ids just sampled: (B,)."""
