@@ -295,6 +295,12 @@ def main() -> None:
         "pretty_midi: the most one pass on one core can reach. Ratios: of the medians "
         "(median of the per-round ratios)"
     )
+    for r in rows:  # the floor spread over the cores with nothing else to do
+        r["ceiling"] = r["speedup_fluidsynth_alone"] * scaling
+    print(
+        "ceiling (floor x core scaling: FluidSynth's synthesis split perfectly over the cores, "
+        "with no other work): " + ", ".join(f"{r['piece']} {r['ceiling']:.2f}x" for r in rows)
+    )
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(
         json.dumps(
