@@ -197,15 +197,16 @@ def apply_rope(x: Tensor, cos: Tensor, sin: Tensor, rotate: Tensor) -> Tensor:
 class Linear(nn.Linear):
     """nn.Linear that multiplies a few rows on a CPU by a cached (in, out) copy of its weight.
 
-    Decoding multiplies one row per sequence by every weight. For so few rows, CPU BLAS runs
-    x @ W' with W' stored (in, out) much faster than with nn.Linear's (out, in) layout (this
-    model's matrices: 2.3x in benchmarks/generate_speed.py's kernel check on a 2-core EPYC);
-    GPT-2's Conv1D stores its weights that way. The copy is remade whenever the weight changes
-    (its version counter), so training, loading and moving the model stay correct. Training,
-    long inputs, GPUs and torch.compile (which picks its own layout) use F.linear.
+    Decoding multiplies one row per sequence by every weight. For so few rows, CPU BLAS can
+    run x @ W' with W' stored (in, out) much faster than with nn.Linear's (out, in) layout
+    (this model's matrices on a 2-vCPU EPYC: 1.5-2.2x in benchmarks/generate_speed.py's layout
+    check); GPT-2's Conv1D stores its weights that way. The copy costs the weights' memory once
+    more (12 MB for the default checkpoint) and is remade whenever the weight changes (its
+    version counter), so training, loading and moving the model stay correct. Training, long
+    inputs, GPUs and torch.compile (which picks its own layout) use F.linear.
     """
 
-    FEW_ROWS = 16  # above this, GEMM packs either layout alike: no gain for the memory
+    FEW_ROWS = 16  # above this the two layouts run about alike: not worth the memory
 
     def __init__(self, in_features: int, out_features: int, bias: bool = False) -> None:
         super().__init__(in_features, out_features, bias=bias)
