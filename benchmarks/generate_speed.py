@@ -16,7 +16,7 @@ round, then --repeats timed rounds, medians reported:
                     skipped with --no-compile
   musegen cache, 2 threads   with --thread-check: the first row on two threads
 
-Then the weight-layout check: one step's matrix products (every Linear weight, one row),
+Then the weight-layout check: one step's matrix products (the 25 weights, one row each),
 nn.Linear's (out, in) layout through F.linear against (in, out) copies through x @ W', the
 layout musegen.model.Linear decodes with. Then the end-to-end number:
 MuseGen.continue_midi(seed, bars=8) with its default sampling,
@@ -51,7 +51,7 @@ from symusic import Note, Score, Tempo, TimeSignature, Track
 
 from musegen.api import MuseGen
 from musegen.checkpoint import Checkpoint, load
-from musegen.model import compiled_for_decoding
+from musegen.model import Linear, compiled_for_decoding
 from musegen.sampling import SamplingConfig, generate
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -197,10 +197,10 @@ def decoding(args, ckpt: Checkpoint, seed: Score) -> dict:
 
 
 def layout_check(model: torch.nn.Module, repeats: int, steps: int = 200) -> dict:
-    """One decoding step's matrix products (every Linear of the model, in order, one row),
+    """One decoding step's matrix products (every musegen.model.Linear, in order, one row),
     with nn.Linear's (out, in) weights through F.linear against (in, out) copies through
     x @ W', as musegen.model.Linear decodes: seconds per step, median over rounds."""
-    weights = [m.weight.detach() for m in model.modules() if isinstance(m, torch.nn.Linear)]
+    weights = [m.weight.detach() for m in model.modules() if isinstance(m, Linear)]
     copies = [w.t().contiguous() for w in weights]
     rows = [torch.randn(1, 1, w.shape[1]) for w in weights]
 
