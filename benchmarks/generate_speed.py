@@ -49,10 +49,10 @@ import torch
 import torch.nn.functional as F
 from symusic import Note, Score, Tempo, TimeSignature, Track
 
-from musegen.api import MuseGen
-from musegen.checkpoint import Checkpoint, load
-from musegen.model import Linear, compiled_for_decoding
-from musegen.sampling import SamplingConfig, generate
+from musegen.checkpoint.folder import Checkpoint, load
+from musegen.generate.api import MuseGen
+from musegen.model.sampling import SamplingConfig, generate
+from musegen.model.transformer import Linear, compiled_for_decoding
 
 sys.path.insert(0, str(Path(__file__).parent))
 from train_throughput import hf_model  # noqa: E402  (a sibling script, not a package)

@@ -34,8 +34,8 @@ from pathlib import Path
 import numpy as np
 from symusic import Note, Score, Tempo, TimeSignature, Track
 
-from musegen import render as render_module
-from musegen.render import find_soundfont, render, write_wav
+from musegen.io import audio as render_module
+from musegen.io.audio import find_soundfont, render, write_wav
 
 RESULTS = Path(__file__).parent / "results" / "render_speed.json"
 TPQ = 480

@@ -42,7 +42,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from musegen.model import ModelConfig, MuseTransformer, lm_loss
+from musegen.model.loss import token_nats
+from musegen.model.transformer import ModelConfig, MuseTransformer
 
 RESULTS = Path(__file__).parent / "results" / "train_throughput.json"
 DEFAULT_SHARDS = Path("data/cache")
@@ -122,7 +123,7 @@ class Trainer:
 
     def loss(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         with torch.autocast(self.device, dtype=torch.bfloat16, enabled=self.bf16):
-            return lm_loss(self.forward(x), y)
+            return token_nats(self.forward(x), y).mean()
 
     def step(self, x: torch.Tensor, y: torch.Tensor) -> float:
         """forward + backward + clip + AdamW; returns the loss (synchronises on the device)."""
@@ -147,7 +148,7 @@ def batch_source(args, context: int) -> tuple[int, str, Callable, Callable]:
     """(vocab size, description, train batch k, held-out batch k)."""
     shards = Path(args.shards) if args.shards else DEFAULT_SHARDS
     if (shards / "index.json").exists():
-        from musegen.data import Shards, WindowSampler
+        from musegen.data.shards import Shards, WindowSampler
 
         data = Shards.open(shards)
         train = WindowSampler(data, "train", context, seed=args.seed)

@@ -15,8 +15,8 @@ from pathlib import Path
 
 from symusic import Score
 
-from musegen import timeline
-from musegen.tokenizer import MuseTokenizer
+from musegen.music import timeline
+from musegen.tokens.tokenizer import MuseTokenizer
 
 SIZES = (0, 1000, 2000, 4000, 8000)  # 0 = no BPE (the base vocabulary)
 

@@ -17,7 +17,7 @@ result.save(out / "full.mid")  # seed + new bars
 result.continuation.save(out / "new.mid")  # new bars only, from tick 0
 result.render(out / "full.wav")  # FluidSynth
 result.plot(out / "pianoroll.png")
-for i, variation in enumerate(mg.continue_midi("examples/seeds/fiddle_jig.mid", bars=4,
-                                               variations=3, seed=1), start=1):  # fmt: skip
+for i, variation in enumerate(mg.variations("examples/seeds/fiddle_jig.mid", 3, bars=4, seed=1),
+                              start=1):  # fmt: skip
     variation.continuation.save(out / f"variation-{i}.mid")
 print("wrote", sorted(p.name for p in out.iterdir()))

@@ -12,8 +12,9 @@ from pathlib import Path
 
 from symusic import Score
 
-from musegen import labels, timeline
-from musegen.workflow import continue_file
+from musegen.generate.request import ContinueRequest
+from musegen.generate.to_folder import write_continuations
+from musegen.music import labels, timeline
 
 ROOT = Path(__file__).resolve().parents[1]
 # Each seed with the style it comes from; the 7/8 groove is outside the corpus: no style.
@@ -57,8 +58,8 @@ def main() -> int:
     for name, options in SEEDS.items():
         seed = ROOT / "examples" / "seeds" / name
         started = time.perf_counter()
-        written = continue_file(seed, out_root / seed.stem, bars=8, options={**options, "seed": 7},
-                                force=True)  # fmt: skip
+        request = ContinueRequest(bars=8, seed=7, **options)
+        written = write_continuations(seed, out_root / seed.stem, request, force=True)
         took = time.perf_counter() - started
         print(f"{name}: {len(written)} files in {took:.1f} s -> {out_root / seed.stem}/")
         print(compare(seed, out_root / seed.stem))

@@ -11,8 +11,9 @@ from pathlib import Path
 import music21
 from symusic import KeySignature, Note, Score, Tempo, TimeSignature, Track
 
-from musegen import corpus, timeline
-from musegen.midi_io import write_midi
+from musegen.data import corpus
+from musegen.io.midi import write_midi
+from musegen.music import timeline
 
 OUT = Path(__file__).parent / "seeds"
 MARKER = "musegen demo seed"

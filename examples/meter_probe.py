@@ -13,8 +13,8 @@ import argparse
 import numpy as np
 from symusic import Note, Score, Tempo, TimeSignature, Track
 
-from musegen import continuation
-from musegen.api import MuseGen
+from musegen.generate import continuation
+from musegen.generate.api import MuseGen
 
 # With a token (4/4), of a length some meter with a token has (3/1 ...), divisible into equal
 # bars with a token (7/2, 10/4), and neither (11/16, 1/8).

@@ -14,10 +14,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from musegen.augment import OTHER_VALENCE, base_key, switch_mode
-from musegen.checkpoint import load
-from musegen.data import Shards
-from musegen.labels import MODE_OF_MOOD
+from musegen.checkpoint.folder import load
+from musegen.data.augment import OTHER_VALENCE, base_key, switch_mode
+from musegen.data.shards import Shards
+from musegen.music.labels import MODE_OF_MOOD
 
 
 def label_gain(model, tok, piece: dict, ids: list[int], from_bar: int) -> float:

@@ -12,7 +12,9 @@ import argparse
 
 from symusic import Note, Score, Tempo, TimeSignature, Track
 
-from musegen import MuseGen, labels, metrics
+from musegen import MuseGen
+from musegen.evaluate import metrics
+from musegen.music import labels
 
 
 def neutral_seed() -> Score:

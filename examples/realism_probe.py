@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import argparse
 
-from musegen import evaluation as ev
+from musegen.evaluate import control, held_out, suite
 
 
 def main() -> None:
@@ -23,15 +23,15 @@ def main() -> None:
     parser.add_argument("--corpus", default="data/corpus")
     parser.add_argument("--shards", default="data/cache")
     args = parser.parse_args()
-    mg, cfg, _, _, seeds = ev.probe_setup(args.checkpoint, args.corpus, args.shards,
+    mg, cfg, _, _, seeds = suite.probe_setup(args.checkpoint, args.corpus, args.shards,
                                           args.seeds_per_style)  # fmt: skip
     for against in args.guide_against:
-        jobs = [ev.Generation(i, s.style if s.style in mg.styles else None,
+        jobs = [held_out.Generation(i, s.style if s.style in mg.styles else None,
                               s.mood if s.mood in mg.moods else None, args.guidance, s.bars,
                               guide_against=against)
                 for i, s in enumerate(seeds)]  # fmt: skip
-        ev.generate_all(mg, seeds, jobs, cfg, lambda: None)
-        result = ev.realism(seeds, jobs, cfg)
+        held_out.generate_all(mg, seeds, jobs, cfg, lambda: None)
+        result = control.realism(seeds, jobs, cfg)
         name, stat = min(result["statistics"].items(), key=lambda kv: kv[1]["overlap"])
         print(f"guidance {args.guidance:g} away from {against}: overlap "
               f"{result['mean_overlap']:.3f} mean, lowest {stat['overlap']:.3f} ({name}), "

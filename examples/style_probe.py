@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import argparse
 
-from musegen import evaluation as ev
-from musegen.evaluation_report import guidance_name
+from musegen.evaluate import control, held_out, suite
+from musegen.evaluate.report import guidance_name
 
 
 def main() -> None:
@@ -25,23 +25,23 @@ def main() -> None:
     parser.add_argument("--corpus", default="data/corpus")
     parser.add_argument("--shards", default="data/cache")
     args = parser.parse_args()
-    mg, cfg, pieces, shards, seeds = ev.probe_setup(args.checkpoint, args.corpus, args.shards,
+    mg, cfg, pieces, shards, seeds = suite.probe_setup(args.checkpoint, args.corpus, args.shards,
                                                     args.seeds_per_style)  # fmt: skip
     train = [p["id"] for p in shards.pieces("train")]
     test = [p["id"] for p in shards.pieces("test")]
     if args.temperature is not None:
         continue_midi = mg.continue_midi
         mg.continue_midi = lambda *a, **k: continue_midi(*a, temperature=args.temperature, **k)
-    jobs = [ev.Generation(i, style, None, g, cfg.max_bars, neutral=True,
+    jobs = [held_out.Generation(i, style, None, g, cfg.max_bars, neutral=True,
                           guide_against=args.guide_against)
             for g in args.guidance for i in range(len(seeds)) for style in mg.styles]  # fmt: skip
-    ev.generate_all(mg, seeds, jobs, cfg, lambda: None)
-    classifier = ev.train_style_classifier(pieces, train, mg.styles, cfg, lambda d, t: None)
-    result = ev.style_control(classifier, pieces, test, mg.styles, jobs, cfg)
+    held_out.generate_all(mg, seeds, jobs, cfg, lambda: None)
+    classifier = control.train_style_classifier(pieces, train, mg.styles, cfg, lambda d, t: None)
+    result = control.style_control(classifier, pieces, test, mg.styles, jobs, cfg)
     real = result["real"]
     print(f"real held-out: {real['accuracy']:.3f} pooled, {real['balanced_accuracy']:.3f} "
           "balanced (the generated sets are balanced; the target is 70% of real)")  # fmt: skip
-    for key in sorted({ev.style_key(job) for job in jobs}):
+    for key in sorted({control.style_key(job) for job in jobs}):
         print(f"{guidance_name(key)}: {result[key]['accuracy']:.3f} "
               f"of {result[key]['n']} continuations")  # fmt: skip
 

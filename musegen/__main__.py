@@ -2,6 +2,6 @@
 
 import sys
 
-from musegen.cli import main
+from musegen.cli.app import main
 
 sys.exit(main())

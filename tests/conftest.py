@@ -15,7 +15,7 @@ os.environ.setdefault("MUSEGEN_NO_PROGRESS", "1")
 @pytest.fixture(scope="session")
 def small_corpus(tmp_path_factory) -> Path:
     """A few chorales, fiddle tunes and madrigals converted by the real corpus builder."""
-    from musegen import corpus
+    from musegen.data import corpus
 
     out = tmp_path_factory.mktemp("corpus")
     corpus.build("music21", out, ["bach", "ryansMammoth", "monteverdi"], jobs=2, limit=4,
@@ -25,7 +25,7 @@ def small_corpus(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def small_shards(small_corpus, tmp_path_factory) -> Path:
-    from musegen.data import build_shards
+    from musegen.data.shards import build_shards
 
     out = tmp_path_factory.mktemp("cache")
     return build_shards(small_corpus, out, vocab_size=800, jobs=1, progress=False)
@@ -35,8 +35,8 @@ def small_shards(small_corpus, tmp_path_factory) -> Path:
 def tiny_checkpoint(small_shards, tmp_path_factory) -> Path:
     """A tiny model trained for a few steps, saved as a real checkpoint folder."""
     from musegen import checkpoint
-    from musegen.config import TrainConfig
-    from musegen.training import fit
+    from musegen.train.config import TrainConfig
+    from musegen.train.fit import fit
 
     run = tmp_path_factory.mktemp("run")
     cfg = TrainConfig(data=str(small_shards), out=str(run), size="tiny", context=256,

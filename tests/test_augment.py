@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 from symusic import Note, Score, Track
 
-from musegen.augment import (
+from musegen.data.augment import (
     OTHER_VALENCE,
     base_key,
     in_note_order,
@@ -11,8 +11,8 @@ from musegen.augment import (
     to_piano,
     transpose,
 )
-from musegen.data import Shards, WindowSampler
-from musegen.labels import MODE_OF_MOOD, find_key, pitch_class_histogram
+from musegen.data.shards import Shards, WindowSampler
+from musegen.music.labels import MODE_OF_MOOD, find_key, pitch_class_histogram
 
 C_MAJOR = [60, 62, 64, 65, 67, 69, 71, 72]
 

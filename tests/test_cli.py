@@ -39,7 +39,7 @@ def test_help_is_fast_and_lists_commands():
 def test_train_help_names_every_recipe_field():
     from dataclasses import fields
 
-    from musegen.config import TrainConfig
+    from musegen.train.config import TrainConfig
 
     words = " ".join(run("train", "--help").stdout.split()).replace("│", " ").split()
     missing = [f.name for f in fields(TrainConfig) if f.name not in words]
@@ -98,7 +98,7 @@ def test_own_midi_to_checkpoint_to_continuation(tmp_path):
             "stems"} <= names  # fmt: skip
     record = json.loads((outdir / "generation.json").read_text())
     assert "machine-generated" in record["statement"] or "generated" in record["statement"]
-    assert record["checkpoint"]["sha256"] and record["options"]["seed"] == 3
+    assert record["checkpoint"]["sha256"] and record["request"]["seed"] == 3
     with wave.open(str(outdir / "full.wav")) as w:
         assert w.getframerate() == 44100 and w.getnframes() > 44100
     wav = tmp_path / "render.wav"

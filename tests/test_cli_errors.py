@@ -462,7 +462,7 @@ assert len({c.id for c in CASES}) == len(CASES)
 
 WORKER = r"""
 import json, os, sys, tempfile, time, traceback, warnings
-from musegen.cli import main
+from musegen.cli.app import main
 
 cases = json.load(open(sys.argv[1]))
 filters = warnings.filters[:]

@@ -9,10 +9,11 @@ import pretty_midi
 import pytest
 from symusic import Note, Score, Tempo, TimeSignature, Track
 
-from musegen import labels, timeline
-from musegen.api import MuseGen
-from musegen.continuation import STYLE_GUIDANCE, Options, _mode_check, negative_conditions
 from musegen.errors import InputError
+from musegen.generate.api import MuseGen
+from musegen.generate.continuation import _mode_check, negative_conditions
+from musegen.generate.request import STYLE_GUIDANCE, ContinueRequest
+from musegen.music import labels, timeline
 
 
 def seed_score(tpq=480, meter=(4, 4), bars=3, drums=False, tempo_change=False) -> Score:
@@ -128,7 +129,7 @@ def test_same_seed_same_bytes_and_variations_differ(mg):
     a = mg.continue_midi(seed, bars=2, seed=5, style="chorale")
     b = mg.continue_midi(seed, bars=2, seed=5, style="chorale")
     assert a.to_bytes() == b.to_bytes() and a.continuation.to_bytes() == b.continuation.to_bytes()
-    many = mg.continue_midi(seed, bars=2, seed=5, variations=3, temperature=1.5)
+    many = mg.variations(seed, 3, bars=2, seed=5, temperature=1.5)
     assert isinstance(many, list) and len(many) == 3
     assert len({m.continuation.to_bytes() for m in many}) > 1
 
@@ -185,45 +186,45 @@ def test_asking_a_mood_keeps_a_candidate_in_its_mode(mg):
             assert mode == check["wanted_mode"]
         again = mg.continue_midi(seed, bars=2, seed=3, mood=mood, temperature=1.2)
         assert again.to_bytes() == result.to_bytes()
-    two = mg.continue_midi(seed, bars=2, seed=3, mood="sad", variations=2, temperature=1.2)
+    two = mg.variations(seed, 2, bars=2, seed=3, mood="sad", temperature=1.2)
     assert [t.provenance["variation"] for t in two] == [1, 2]  # 8 rows decoded, 2 kept
     assert all(len(t.provenance["mood_check"]["candidates"]) == 4 for t in two)
     assert two[0].continuation.to_bytes() != two[1].continuation.to_bytes()
     alone = mg.continue_midi(seed, bars=2, seed=3, mood="sad", mood_candidates=1)
     assert "mood_check" not in alone.provenance
     assert "mood_check" not in mg.continue_midi(seed, bars=2, seed=3).provenance
-    with pytest.raises(InputError, match="--mood-candidates 0"):
+    with pytest.raises(InputError, match="`mood_candidates` 0"):
         mg.continue_midi(seed, bars=1, mood="sad", mood_candidates=0)
 
 
 def test_a_style_is_guided_unless_told_otherwise(mg):
-    assert Options().guidance == 1.0 and Options(mood="sad").guidance == 1.0
-    assert Options(style="chorale").guidance == STYLE_GUIDANCE > 1
-    assert Options(style="chorale", guidance=1.0).guidance == 1.0
+    assert ContinueRequest().guidance == 1.0 and ContinueRequest(mood="sad").guidance == 1.0
+    assert ContinueRequest(style="chorale").guidance == STYLE_GUIDANCE > 1
+    assert ContinueRequest(style="chorale", guidance=1.0).guidance == 1.0
     result = mg.continue_midi(seed_score(), bars=1, seed=2, style="chorale")
-    assert result.provenance["options"]["guidance"] == STYLE_GUIDANCE
+    assert result.provenance["request"]["guidance"] == STYLE_GUIDANCE
 
 
 def test_a_style_is_guided_away_from_any_or_from_the_other_styles(mg):
     tok = mg.checkpoint.tokenizer
     assert len(tok.styles) >= 2
     style = tok.styles[0]
-    others = negative_conditions(tok, Options(style=style, mood="sad",
+    others = negative_conditions(tok, ContinueRequest(style=style, mood="sad",
                                               guide_against="other-styles"))  # fmt: skip
     assert others == [tok.condition_ids(s, None) for s in tok.styles[1:]]
     anyway = [tok.condition_ids(None, None)]
-    assert negative_conditions(tok, Options(style=style)) == anyway  # the default: classic CFG
-    assert negative_conditions(tok, Options(mood="sad")) == anyway  # no style: classic CFG
+    assert negative_conditions(tok, ContinueRequest(style=style)) == anyway  # default
+    assert negative_conditions(tok, ContinueRequest(mood="sad")) == anyway  # no style: classic CFG
     seed = seed_score()
     against = [mg.continue_midi(seed, bars=2, seed=5, style=style, guide_against=g)
                for g in ("other-styles", "any", "other-styles")]  # fmt: skip
     assert against[0].to_bytes() == against[2].to_bytes()  # deterministic with 1 + K rows
     assert against[0].to_bytes() != against[1].to_bytes()
-    assert against[0].provenance["options"]["guide_against"] == "other-styles"
+    assert against[0].provenance["request"]["guide_against"] == "other-styles"
     default = mg.continue_midi(seed, bars=2, seed=5, style=style)
-    assert default.provenance["options"]["guide_against"] == "any"
+    assert default.provenance["request"]["guide_against"] == "any"
     assert default.to_bytes() == against[1].to_bytes()
-    with pytest.raises(InputError, match="--guide-against 'none' is invalid"):
+    with pytest.raises(InputError, match="`guide_against` 'none' is invalid"):
         mg.continue_midi(seed, bars=1, style=style, guide_against="none")
 
 
@@ -232,7 +233,7 @@ def test_unknown_names_and_bad_options_list_the_valid_ones(mg):
         mg.continue_midi(seed_score(), bars=1, style="dubstep")
     with pytest.raises(InputError, match="happy"):
         mg.continue_midi(seed_score(), bars=1, mood="angry")
-    with pytest.raises(InputError, match="--bars"):
+    with pytest.raises(InputError, match="`bars`"):
         mg.continue_midi(seed_score(), bars=0)
     with pytest.raises(InputError, match="temperature"):
         mg.continue_midi(seed_score(), bars=1, temperature=0)

@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from musegen import contrast
+from musegen.train import contrast
 
 IGNORE = -100
 STYLES = torch.tensor([3, 4, 5])  # three styles; 9 is "any", 10 a mood, 20+ music

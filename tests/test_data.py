@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from musegen.data import IGNORE, Shards, WindowSampler, assign_splits, build_shards
+from musegen.data.shards import Shards, WindowSampler, assign_splits, build_shards
+from musegen.model.loss import IGNORE
 
 
 def test_splits_are_stratified_and_fixed():
@@ -21,7 +22,7 @@ def test_shards_hold_every_piece_and_cache(small_corpus, small_shards):
     piece = shards.index[0]
     from symusic import Score
 
-    from musegen.corpus import read_manifest
+    from musegen.data.corpus import read_manifest
 
     row = next(r for r in read_manifest(small_corpus) if r["id"] == piece["id"])
     expected = shards.tokenizer.encode(Score(str(small_corpus / row["path"])))

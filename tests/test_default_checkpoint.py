@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 from symusic import Score
 
-from musegen import MuseGen, timeline
-from musegen.card import render_card
+from musegen import MuseGen
+from musegen.checkpoint.card import render_card
+from musegen.music import timeline
 
 SEEDS = Path(__file__).resolve().parents[1] / "examples" / "seeds"
 

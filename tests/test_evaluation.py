@@ -7,9 +7,10 @@ from pathlib import Path
 import pytest
 from symusic import Note, Score, Tempo, TimeSignature, Track
 
-from musegen import evaluation, labels, timeline
-from musegen.continuation import STYLE_GUIDANCE
 from musegen.errors import InputError
+from musegen.evaluate import config, control, held_out
+from musegen.generate.request import STYLE_GUIDANCE
+from musegen.music import labels, timeline
 
 Q = 480
 
@@ -29,20 +30,20 @@ def finite_numbers(value, path="report"):
 @pytest.mark.slow
 def test_quick_evaluation_writes_a_complete_report(tiny_checkpoint, small_corpus, small_shards,
                                                     tmp_path, capsys):  # fmt: skip
-    from musegen.cli import main
+    from musegen.cli.app import main
 
     out = tmp_path / "eval"
     readme = tmp_path / "README.md"
     readme.write_text("# Results\n<!-- results:start -->\nold\n<!-- results:end -->\nafter\n")
     code = main(["evaluate", str(tiny_checkpoint), "--corpus", str(small_corpus), "--shards",
                  str(small_shards), "--out", str(out), "--quick",
-                 "--readme", str(readme)])  # fmt: skip
+                 "--doc", str(readme)])  # fmt: skip
     assert code == 0
     printed = capsys.readouterr().out
     assert "report.md" in printed and "Likelihood" in printed
     report = json.loads((out / "report.json").read_text())
     # the README's table is the report's own headline table, markers and the rest kept
-    from musegen.evaluation_report import headline_table
+    from musegen.evaluate.report import headline_table
 
     table = headline_table(report)
     assert table in (out / "report.md").read_text()
@@ -111,11 +112,11 @@ def piece() -> Score:
 def test_excerpt_cuts_at_bar_lines_with_the_tempo_in_force():
     score = piece()
     lines = timeline.bar_lines(score, timeline.end_tick(score))
-    cut = evaluation.excerpt(score, lines, 1, 3)  # bars 2 and 3
+    cut = held_out.excerpt(score, lines, 1, 3)  # bars 2 and 3
     notes = cut.tracks[0].notes
     assert [n.pitch for n in notes] == [63, 64, 65, 66, 67, 68]
     assert notes[0].time == 0 and notes[2].duration == 2 * Q
-    tied = evaluation.excerpt(score, lines, 1, 2).tracks[0].notes
+    tied = held_out.excerpt(score, lines, 1, 2).tracks[0].notes
     assert [n.pitch for n in tied] == [63, 64, 65] and tied[2].duration == Q  # cut at the bar line
     assert timeline.meter_at(cut, 0).numerator == 3
     assert timeline.tempo_at(cut, 0) == pytest.approx(90) and timeline.tempo_at(cut, 3 * Q) == 120
@@ -123,19 +124,19 @@ def test_excerpt_cuts_at_bar_lines_with_the_tempo_in_force():
 
 
 def test_a_jobs_random_seed_depends_on_the_job_not_its_place_in_the_plan():
-    seeds = [evaluation.Seed("a", "chorale", "calm", Score(Q), Score(Q), 8, start=0),
-             evaluation.Seed("a", "chorale", "calm", Score(Q), Score(Q), 8, start=12)]  # fmt: skip
-    plan = evaluation.plan(seeds, ["chorale", "medieval"], ["happy", "sad"],
-                           evaluation.EvalConfig(out=Path("unused")))  # fmt: skip
+    seeds = [held_out.HeldOutSeed("a", "chorale", "calm", Score(Q), Score(Q), 8, start=0),
+             held_out.HeldOutSeed("a", "chorale", "calm", Score(Q), Score(Q), 8, start=12)]  # noqa: E501
+    plan = held_out.plan(seeds, ["chorale", "medieval"], ["happy", "sad"],
+                           config.EvalConfig(out=Path("unused")))  # fmt: skip
     every = [j for section in plan.values() for j in section]
-    draws = [evaluation.job_seed(0, seeds[j.seed], j) for j in every]
+    draws = [held_out.job_seed(0, seeds[j.seed], j) for j in every]
     # The same request at guidance 1 and 5 is paired; different requests draw differently.
     requests = {(j.seed, j.neutral, j.style, j.mood, j.candidates) for j in every}
     assert len(set(draws)) == len(requests) < len(every)
     # Another base seed moves every draw; a later seed of the same piece is its own request.
     job = every[0]
-    assert evaluation.job_seed(1, seeds[0], job) != evaluation.job_seed(0, seeds[0], job)
-    assert evaluation.job_seed(0, seeds[1], job) != evaluation.job_seed(0, seeds[0], job)
+    assert held_out.job_seed(1, seeds[0], job) != held_out.job_seed(0, seeds[0], job)
+    assert held_out.job_seed(0, seeds[1], job) != held_out.job_seed(0, seeds[0], job)
 
 
 def test_mood_of_a_lively_major_line():
@@ -148,23 +149,23 @@ def test_mood_of_a_lively_major_line():
         track.notes.append(Note(t, d, p, 80))
     score.tracks.append(track)
     reference = labels.arousal_reference([1.0, 2.0, 1.5], [90, 110, 100])
-    found = evaluation.mood_of(score, 2, reference)
+    found = control.mood_of(score, 2, reference)
     assert found["mode"] == "major" and found["arousal"] > 0
-    assert evaluation.mood_of(Score(Q), 2, reference) is None  # silence has no mood
+    assert control.mood_of(Score(Q), 2, reference) is None  # silence has no mood
 
 
 def test_mood_matching_counts_silence_as_a_miss():
     found = [{"mode": "major", "arousal": 1.0}, {"mode": "minor", "arousal": -1.0}, None]
-    happy = evaluation._matches(found, "happy")
+    happy = control._matches(found, "happy")
     assert happy["valence"] == pytest.approx(1 / 3) and happy["both"] == pytest.approx(1 / 3)
-    sad = evaluation._matches(found, "sad")
+    sad = control._matches(found, "sad")
     assert sad["arousal"] == pytest.approx(1 / 3) and sad["major_share"] == pytest.approx(1 / 3)
 
 
 def test_config_quick_budgets_and_validation(tmp_path):
-    quick = evaluation.EvalConfig(out=tmp_path, quick=True)
+    quick = config.EvalConfig(out=tmp_path, quick=True)
     assert (quick.seeds_per_style, quick.max_bars, quick.max_windows) == (1, 2, 4)
-    full = evaluation.EvalConfig(out=tmp_path, seeds_per_style=6)
+    full = config.EvalConfig(out=tmp_path, seeds_per_style=6)
     assert (full.seeds_per_style, full.max_bars, full.seed_bars) == (6, 8, 4)
     with pytest.raises(InputError, match="--max-bars"):
-        evaluation.EvalConfig(out=tmp_path, max_bars=0)
+        config.EvalConfig(out=tmp_path, max_bars=0)

@@ -1,5 +1,5 @@
 """Mutation fuzzing of seeds: thousands of damaged MIDI files through `read_seed`, and a sample
-of the ones it accepts through the whole `musegen continue` path (`workflow.continue_file`).
+of the ones it accepts through the whole `musegen continue` path (`write_continuations`).
 
 Allowed outcomes: a clean one-line InputError / MuseGenError, or outputs that mido (clip off)
 and symusic read back. Mutants are made with a fixed random seed, so a failure is reproducible
@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from symusic import Note, Score, Tempo, Track
 
 from musegen.errors import InputError, MuseGenError
-from musegen.midi_io import MAX_MSPQ, MIN_MSPQ, midi_bytes, read_seed
+from musegen.io.midi import MAX_MSPQ, MIN_MSPQ, midi_bytes, read_seed
 
 M, MM = mido.Message, mido.MetaMessage
 MUTANTS_PER_BASE = 700  # x 6 bases = 4,200 files through read_seed
@@ -283,7 +283,8 @@ def test_read_seed_refuses_cleanly_or_gives_a_writable_seed(outcomes) -> None:
 @pytest.mark.slow
 def test_accepted_mutants_continue_or_fail_cleanly(outcomes, tiny_checkpoint, tmp_path) -> None:
     """A sample of accepted mutants, each through the whole continuation path (1 new bar)."""
-    from musegen.workflow import continue_file
+    from musegen.generate.request import ContinueRequest
+    from musegen.generate.to_folder import write_continuations
 
     by_op: dict[str, list] = {}
     for item in outcomes["accepted"]:
@@ -301,8 +302,9 @@ def test_accepted_mutants_continue_or_fail_cleanly(outcomes, tiny_checkpoint, tm
         seed = folder / "seed.mid"
         seed.write_bytes(data)
         try:
-            paths = continue_file(seed, folder / "out", bars=1, checkpoint=str(tiny_checkpoint),
-                                  audio=False, progress=False, say=lambda _: None)  # fmt: skip
+            paths = write_continuations(seed, folder / "out", ContinueRequest(bars=1),
+                                        checkpoint=str(tiny_checkpoint), audio=False,
+                                        progress=False, say=lambda _: None)  # fmt: skip
             for path in paths:
                 if path.suffix == ".mid":
                     readable(path.read_bytes())

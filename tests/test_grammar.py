@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from musegen.data import Shards
-from musegen.grammar import TYPES, Constraints, Grammar
+from musegen.data.shards import Shards
+from musegen.tokens.grammar import TYPES, Constraints, Grammar
 
 
 def test_first_token_opens_a_bar_and_overlong_bars_must_close(small_shards):

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from musegen import labels
+from musegen.music import labels
 
 
 def scale_notes(tonic: int, mode: str):

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 from symusic import Note, Score, TimeSignature, Track
 
-from musegen import metrics
-from musegen.ngram import IGNORE, KneserNey
+from musegen.evaluate import metrics
+from musegen.evaluate.ngram import KneserNey
+from musegen.model.loss import IGNORE
 
 Q = 480  # ticks per quarter
 

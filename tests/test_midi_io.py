@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from symusic import KeySignature, Note, Score, Tempo, TextMeta, TimeSignature, Track
 
 from musegen.errors import InputError
-from musegen.midi_io import Limits, Seed, midi_bytes, read_seed, write_midi
+from musegen.io.midi import Limits, SeedFile, midi_bytes, read_seed, write_midi
 
 M, MM = mido.Message, mido.MetaMessage
 
@@ -248,7 +248,7 @@ def test_output_is_deterministic_and_overwrite_is_refused(tmp_path: Path) -> Non
     assert first == midi_bytes(demo_score(), marker="m")
     path = write_midi(score, tmp_path / "sub" / "out.mid", marker="m")
     assert path.read_bytes() == first
-    with pytest.raises(InputError, match="already exists.*--force"):
+    with pytest.raises(InputError, match="already exists.*`force`"):
         write_midi(score, path)
     write_midi(Score(480), path, overwrite=True)
     assert path.read_bytes() != first
@@ -277,7 +277,7 @@ def test_every_kind_of_seed_gives_the_same_notes(tmp_path: Path) -> None:
     path = tmp_path / "seed.mid"
     path.write_bytes(data)
     reference = read_seed(path)
-    assert isinstance(reference, Seed) and reference.name == "seed.mid"
+    assert isinstance(reference, SeedFile) and reference.name == "seed.mid"
     assert reference.data == data and reference.channels == {0: 3, 1: 9}
     kinds = [
         str(path),
@@ -332,7 +332,7 @@ def test_channels_follow_symusic_track_split() -> None:
 
 
 def test_channel_fallback_matches_by_name_program_and_drum() -> None:
-    from musegen.midi_io import _channels
+    from musegen.io.midi import _channels
 
     score = Score(480)
     for name, program, drum in [("a", 0, False), ("b", 0, False), ("k", 0, True)]:
@@ -394,10 +394,10 @@ def test_bad_seeds_say_what_is_wrong(data: bytes, words: list[str]) -> None:
 def test_limits_name_the_flag(tmp_path: Path) -> None:
     data = seed_file()
     cases = [
-        (Limits(max_notes=3), ["4 notes", "limit of 3", "--max-notes 4"]),
-        (Limits(max_tracks=2), ["3 tracks", "--max-tracks 3"]),
-        (Limits(max_bytes=100), ["bytes", "--max-bytes"]),
-        (Limits(max_seconds=0.25), ["lasts 0.4 s", "--max-seconds 1"]),
+        (Limits(max_notes=3), ["4 notes", "limit of 3", "`max_notes` 4"]),
+        (Limits(max_tracks=2), ["3 tracks", "`max_tracks` 3"]),
+        (Limits(max_bytes=100), ["bytes", "`max_bytes`"]),
+        (Limits(max_seconds=0.25), ["lasts 0.4 s", "`max_seconds` 1"]),
         (Limits(max_ticks_per_quarter=240), ["480 ticks per quarter", "240"]),
     ]
     for limits, words in cases:
@@ -406,10 +406,10 @@ def test_limits_name_the_flag(tmp_path: Path) -> None:
         assert all(w in str(info.value) for w in words), str(info.value)
     path = tmp_path / "big.mid"
     path.write_bytes(data)
-    with pytest.raises(InputError, match=r"big.mid: has \d+ bytes.*--max-bytes"):
+    with pytest.raises(InputError, match=r"big.mid: has \d+ bytes.*`max_bytes`"):
         read_seed(path, Limits(max_bytes=10))
     split = smf([note(c, 60, 10) for c in range(2)] + [note(0, 61, 10) + note(1, 62, 10)])
-    with pytest.raises(InputError, match="4 instrument tracks.*--max-tracks 4"):
+    with pytest.raises(InputError, match="4 instrument tracks.*`max_tracks` 4"):
         read_seed(split, Limits(max_tracks=3))  # 3 MIDI tracks, 4 after symusic's split
 
 

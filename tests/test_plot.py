@@ -9,7 +9,7 @@ from matplotlib.image import imread
 from symusic import Note, Score, Tempo, TimeSignature, Track
 
 from musegen.errors import InputError
-from musegen.plot import GENERATED_COLOUR, SEED_COLOUR, plot_pianoroll
+from musegen.io.pianoroll import GENERATED_COLOUR, SEED_COLOUR, plot_pianoroll
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

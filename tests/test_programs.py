@@ -7,10 +7,10 @@ import dataclasses
 import pytest
 from symusic import Note, Score, Tempo, TimeSignature, Track
 
-from musegen.api import MuseGen
-from musegen.data import Shards
+from musegen.data.shards import Shards
 from musegen.errors import InputError
-from musegen.programs import as_seen, known_programs, program_stats, stand_ins
+from musegen.generate.api import MuseGen
+from musegen.music.instruments import as_seen, known_programs, program_stats, stand_ins
 
 
 def stats_for(style: str) -> dict:
@@ -75,7 +75,7 @@ def test_continuation_writes_back_onto_the_seed_tracks(tiny_checkpoint):
         ("Piano RH", 0, False), ("Piano LH", 0, False), ("Kit", 0, True)]  # fmt: skip
     assert len(new.tracks[2].notes) == 0  # no drum part from a model without drums
     assert sum(len(t.notes) for t in new.tracks[:2]) > 0
-    with pytest.raises(InputError, match="--programs"):
+    with pytest.raises(InputError, match="`programs`"):
         drums_only = piano_and_drums()
         drums_only.tracks = [drums_only.tracks[2]]
         mg.continue_midi(drums_only, bars=1)

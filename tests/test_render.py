@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from symusic import ControlChange, Note, PitchBend, Score, Tempo, TimeSignature, Track
 
-from musegen import render as R
 from musegen.errors import InputError, RenderError
+from musegen.io import audio as R
 
 needs_fluidsynth = pytest.mark.skipif(
     not R.fluidsynth_available(), reason="FluidSynth library not installed"

@@ -7,8 +7,7 @@ import math
 import pytest
 import torch
 
-from musegen.model import ModelConfig, MuseTransformer
-from musegen.sampling import (
+from musegen.model.sampling import (
     SamplingConfig,
     apply_mask,
     build_processors,
@@ -20,6 +19,7 @@ from musegen.sampling import (
     top_k,
     top_p,
 )
+from musegen.model.transformer import ModelConfig, MuseTransformer
 
 torch.set_num_threads(1)
 

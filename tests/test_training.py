@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from musegen.config import TrainConfig
-from musegen.training import fit, lr_factor
+from musegen.train.config import TrainConfig
+from musegen.train.fit import fit, lr_factor
 
 MUSEGEN = [sys.executable, "-m", "musegen"]
 
@@ -64,8 +64,10 @@ def style_contrast_of(run: Path, shards: Path) -> float:
     import numpy as np
     import torch
 
-    from musegen import checkpoint, contrast
-    from musegen.data import IGNORE, Shards, WindowSampler
+    from musegen import checkpoint
+    from musegen.data.shards import Shards, WindowSampler
+    from musegen.model.loss import IGNORE
+    from musegen.train import contrast
 
     ckpt = checkpoint.export_run(run, run.parent / f"{run.name}-ckpt", name=run.name)
     model, tok = checkpoint.load(ckpt).model, Shards.open(shards).tokenizer
@@ -162,7 +164,7 @@ def test_two_process_ddp_on_cpu(small_shards, tmp_path):
 def fine_tune(small_shards: Path, run: Path, init_from: Path, lr: str = "1e-9", steps: str = "2",
               *extra: str) -> int:  # fmt: skip
     """`musegen train --init-from` on the tiny shards: batch 2, one validation at the end."""
-    from musegen.cli import main
+    from musegen.cli.app import main
 
     return main(["train", "--data", str(small_shards), "--out", str(run), "--init-from",
                  str(init_from), "--lr", lr, "--warmup-steps", "0", "--max-steps", steps,
@@ -178,7 +180,7 @@ def test_fine_tune_starts_from_the_checkpoint_and_the_card_says_so(tiny_checkpoi
     import torch
 
     from musegen import checkpoint
-    from musegen.cli import main
+    from musegen.cli.app import main
 
     stage1 = tmp_path / "stage1"
     shutil.copytree(tiny_checkpoint, stage1)
@@ -205,8 +207,8 @@ def test_fine_tune_adds_the_condition_path_to_an_older_checkpoint(tiny_checkpoin
     import torch
 
     from musegen import checkpoint
-    from musegen.cli import main
-    from musegen.model import ModelConfig, MuseTransformer
+    from musegen.cli.app import main
+    from musegen.model.transformer import ModelConfig, MuseTransformer
 
     tiny = checkpoint.load(tiny_checkpoint)
     plain = MuseTransformer(ModelConfig(**{**tiny.model_config.to_dict(), "condition_groups": []}))
@@ -240,7 +242,7 @@ def test_moving_average_of_the_weights_is_what_export_ships(tiny_checkpoint, sma
     import torch
 
     from musegen import checkpoint
-    from musegen.cli import main
+    from musegen.cli.app import main
 
     run = tmp_path / "run"
     assert fine_tune(small_shards, run, tiny_checkpoint, "3e-3", "4", "--ema-decay", "0.5") == 0
@@ -266,7 +268,7 @@ def test_export_can_average_the_run_with_the_checkpoint_it_started_from(
     import torch
 
     from musegen import checkpoint
-    from musegen.cli import main
+    from musegen.cli.app import main
 
     run = tmp_path / "run"
     assert fine_tune(small_shards, run, tiny_checkpoint, "3e-3", "3") == 0

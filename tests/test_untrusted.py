@@ -142,7 +142,7 @@ def test_export_refuses_a_hostile_run_checkpoint(tiny_checkpoint, tmp_path, kind
 def test_cli_info_refuses_hostile_checkpoints(tiny_checkpoint, tmp_path, capsys) -> None:
     """`musegen info` on a folder of pickles (a real process), a pickle file and a fake
     model.safetensors (through `musegen.cli.main` in this process, to save start-up time)."""
-    from musegen.cli import main
+    from musegen.cli.app import main
 
     marker = tmp_path / "ran"
     for name in ("model.ckpt", "model.pt", "model.bin"):

@@ -1,4 +1,4 @@
-"""workflow.continue_file: a failure part-way keeps nothing, and the user's limits are used."""
+"""write_continuations: a failure part-way keeps nothing, and the user's limits are used."""
 
 from __future__ import annotations
 
@@ -12,7 +12,9 @@ import mido
 import pytest
 
 from musegen.errors import InputError
-from musegen.workflow import continue_file
+from musegen.generate.request import ContinueRequest
+from musegen.generate.to_folder import write_continuations
+from musegen.io.midi import Limits
 
 M = mido.Message
 
@@ -41,17 +43,17 @@ def files(folder: Path) -> list[str]:
 
 def run(seed: Path, out: Path, ckpt: Path, **kw) -> list[Path]:
     kw = {"audio": False, **kw}
-    return continue_file(seed, out, bars=1, checkpoint=str(ckpt), progress=False,
-                         say=lambda _: None, **kw)  # fmt: skip
+    return write_continuations(seed, out, ContinueRequest(bars=1), checkpoint=str(ckpt),
+                               progress=False, say=lambda _: None, **kw)  # fmt: skip
 
 
 def test_raised_limits_reach_generation(tiny_checkpoint, tmp_path) -> None:
     """Regression: --max-seconds / --max-tracks were checked, then the seed was read again
     with the default limits, so raising a limit above its default had no effect."""
     seed = seed_file(tmp_path, gap=2**22)  # a note 73 minutes in: over the 60-minute default
-    with pytest.raises(InputError, match="seed.mid: lasts .* --max-seconds 4372"):
+    with pytest.raises(InputError, match="seed.mid: lasts .* `max_seconds` 4372"):
         run(seed, tmp_path / "a", tiny_checkpoint)
-    written = run(seed, tmp_path / "b", tiny_checkpoint, limits={"max_seconds": 4372})
+    written = run(seed, tmp_path / "b", tiny_checkpoint, limits=Limits(max_seconds=4372))
     assert (tmp_path / "b" / "full.mid") in written
 
 
@@ -62,7 +64,7 @@ def test_raised_limits_reach_generation(tiny_checkpoint, tmp_path) -> None:
 )
 def test_a_failure_part_way_keeps_nothing(tiny_checkpoint, tmp_path, monkeypatch, error):
     """The MIDI files are written, then the picture fails: no half-finished set is left."""
-    from musegen.api import Continuation
+    from musegen.generate.api import Continuation
 
     def broken_plot(self, path, *args, **kwargs):
         raise error
@@ -87,7 +89,7 @@ def _mount_tmpfs(folder: Path, size: str) -> bool:
 
 def test_disk_full_while_writing_audio_keeps_nothing(tiny_checkpoint, tmp_path) -> None:
     """The first stem fits on the disk and the second does not: every file goes, stems too."""
-    from musegen import render
+    from musegen.io import audio as render
 
     if not render.fluidsynth_available():
         pytest.skip("no FluidSynth library")
@@ -114,7 +116,7 @@ def test_disk_full_while_writing_the_record_keeps_nothing(tiny_checkpoint, tmp_p
     """The MIDI files and the picture fit; generation.json does not (no .tmp is left)."""
     from types import SimpleNamespace
 
-    from musegen import workflow
+    from musegen.generate import to_folder as workflow
 
     disk = tmp_path / "disk"
     if not _mount_tmpfs(disk, "256k"):

@@ -1,0 +1,121 @@
+"""Which instruments a checkpoint knows, and stand-ins for the ones it does not.
+
+A model trained on choirs, strings, flutes and fiddles has rarely or never seen a piano or a
+drum kit, and a Program token it has not learned puts it off its training distribution
+(measured on the default checkpoint: a one-note piano seed continued as european-folk gave
+523 notes in 4 bars, most of them stacked duplicates; with a flute program, 16 notes). So a
+seed track whose program the checkpoint does not know (for the asked style, when there is one)
+is shown to the model as the known program nearest in pitch, and the new notes go back onto
+that track with its own program.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from symusic import Score
+
+DRUMS = -1  # miditok's Program value for drums, and how musegen names the drum 'program'
+DRUM_CHANNEL = 9  # General MIDI's channel 10
+
+KNOWN_SHARE = 0.02  # programs under 2% of the training notes are not known
+STYLE_SHARE = 0.05  # with a style asked for: programs with 5% of that style's notes
+
+
+def program_stats(shards, split: str = "train") -> dict[str, dict]:
+    """Per program (as a string; "-1" = drums): share of the notes, mean pitch, share by style."""
+    table = shards.tokenizer.base_tokens
+    counts: dict[int, dict[str, int]] = {}
+    pitch_sum: dict[int, float] = {}
+    for piece in shards.pieces(split):
+        program, by_style = None, None
+        for token in shards.piece_tokens(piece).tolist():
+            for base in table[token]:
+                if base.startswith("Program_"):
+                    program = int(base.split("_", 1)[1])
+                    by_style = counts.setdefault(program, {})
+                elif base.startswith("Pitch") and program is not None:
+                    by_style[piece["style"]] = by_style.get(piece["style"], 0) + 1
+                    pitch_sum[program] = pitch_sum.get(program, 0.0) + int(base.split("_")[1])
+    total = sum(sum(c.values()) for c in counts.values()) or 1
+    style_total: dict[str, int] = {}
+    for c in counts.values():
+        for style, n in c.items():
+            style_total[style] = style_total.get(style, 0) + n
+    stats = {}
+    for program, c in sorted(counts.items()):
+        notes = sum(c.values())
+        if notes:
+            stats[str(program)] = {
+                "share": notes / total,
+                "mean_pitch": pitch_sum[program] / notes,
+                "styles": {s: n / style_total[s] for s, n in sorted(c.items())},
+            }
+    return stats
+
+
+def known_programs(stats: dict[str, dict], style: str | None = None) -> dict[int, float]:
+    """Known program -> its mean pitch; with a style, the programs of that style if any."""
+    known = {int(p): s["mean_pitch"] for p, s in stats.items() if s["share"] >= KNOWN_SHARE}
+    if style is not None:
+        of_style = {
+            int(p): s["mean_pitch"] for p, s in stats.items()
+            if s["styles"].get(style, 0.0) >= STYLE_SHARE
+        }  # fmt: skip
+        known = of_style or known
+    return known
+
+
+def program_of(track) -> int:
+    """A track's program as the tokenizer writes it (DRUMS for a drum track)."""
+    return DRUMS if track.is_drum else int(track.program)
+
+
+def stand_ins(seed: Score, stats: dict[str, dict], style: str | None) -> dict[int, int | None]:
+    """Seed track index -> the program the model sees instead of the track's own (None: the
+    track is left alone); tracks that keep their own program are not listed.
+
+    Empty when the checkpoint has no statistics. Drums the checkpoint does not know get None:
+    no melodic stand-in can play a drum part.
+    """
+    if not stats:
+        return {}
+    known = known_programs(stats, style)
+    drums_known = stats.get(str(DRUMS), {}).get("share", 0.0) >= KNOWN_SHARE
+    melodic = {p: pitch for p, pitch in known.items() if p != DRUMS}
+    result: dict[int, int | None] = {}
+    for i, track in enumerate(seed.tracks):
+        if track.is_drum:
+            if not drums_known:
+                result[i] = None
+        elif int(track.program) not in known and melodic:
+            pitch = float(np.mean([n.pitch for n in track.notes])) if len(track.notes) else 60.0
+            result[i] = min(melodic, key=lambda p: (abs(melodic[p] - pitch), p))
+    return result
+
+
+def shown_program(stand_in: dict[int, int | None], i: int, track) -> int | None:
+    """The program the model sees for seed track i (None: left alone)."""
+    return stand_in.get(i, program_of(track))
+
+
+def as_seen(seed: Score, stand_in: dict[int, int | None]) -> Score:
+    """The seed as the model is shown it: stand-in programs, tracks left alone removed."""
+    shown = seed.copy()
+    keep = []
+    for i, track in enumerate(shown.tracks):
+        program = shown_program(stand_in, i, track)
+        if program is None:
+            continue
+        if not track.is_drum:
+            track.program = program
+        keep.append(track)
+    shown.tracks = keep
+    return shown
+
+
+def instrument_name(program: int) -> str:
+    if program == DRUMS:
+        return "drums"
+    import pretty_midi
+
+    return f"program {program} ({pretty_midi.program_to_instrument_name(program)})"

@@ -1,0 +1,3 @@
+"""The miditok tokenizer with condition tokens, and the grammar masks that keep sampling musical."""
+
+__all__ = ["grammar", "tokenizer"]
