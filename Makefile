@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.stamp
 
-.PHONY: demo test bench lint install fluidsynth clean
+.PHONY: demo test test-fast bench lint install fluidsynth clean
 
 install: $(STAMP)-package
 
@@ -38,6 +38,10 @@ fluidsynth:
 
 test: install fluidsynth
 	$(BIN)/python -m pytest -q
+
+# The quick tier while editing: no corpus build, no training fixture.
+test-fast: install fluidsynth
+	$(BIN)/python -m pytest -q -m "not slow"
 
 demo: install fluidsynth
 	$(BIN)/python examples/demo.py

@@ -44,3 +44,14 @@ def tiny_checkpoint(small_shards, tmp_path_factory) -> Path:
                       val_windows=8, checkpoint_every=10, threads=1)  # fmt: skip
     fit(cfg, progress=False)
     return checkpoint.export_run(run, run.parent / "tiny-ckpt", name="tiny-test")
+
+
+# The fixtures above build a corpus and train; a test that needs any of them is not in the fast
+# tier (`make test-fast` runs `-m "not slow"`).
+_TRAINED = {"small_corpus", "small_shards", "tiny_checkpoint"}
+
+
+def pytest_collection_modifyitems(items) -> None:
+    for item in items:
+        if _TRAINED & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)

@@ -1,5 +1,7 @@
 """What `musegen evaluate` measures and on how much."""
 
+from __future__ import annotations
+
 import math
 from dataclasses import dataclass
 from pathlib import Path

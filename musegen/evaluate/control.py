@@ -4,6 +4,8 @@ The judges here (statistics overlap, a style classifier trained on real excerpts
 arousal analysis) score outputs; the mood check that picks candidates is opt-in and reported
 apart."""
 
+from __future__ import annotations
+
 import math
 
 import numpy as np

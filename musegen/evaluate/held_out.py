@@ -1,6 +1,8 @@
 """Held-out material: test pieces, excerpts of whole bars, seeds cut from them, and the
 generation jobs the evaluation runs on those seeds."""
 
+from __future__ import annotations
+
 import zlib
 from dataclasses import dataclass, field
 from functools import cached_property

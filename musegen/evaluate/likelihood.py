@@ -1,5 +1,6 @@
 """Likelihood on the held-out windows: the model, told its conditions or "any", against n-grams."""
 
+from __future__ import annotations
 
 import numpy as np
 import torch

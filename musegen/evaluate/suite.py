@@ -6,6 +6,8 @@ n-gram model, the model without its condition tokens, real-vs-real overlap, a cl
 accuracy on real music, unconditioned continuations and the originality of real music.
 """
 
+from __future__ import annotations
+
 import json
 import math
 import time
