@@ -52,5 +52,5 @@ musegen train --config examples/configs/cpu-small.yaml --out runs/s13-gedi1 \
 musegen export runs/s13-gedi1 --name default --dtype bfloat16 --which last \
     --average-with checkpoints/default \
     --data data/cache --baseline runs/cpu-small-uncond --corpus data/corpus
-musegen evaluate checkpoints/default --corpus data/corpus --shards data/cache \
+musegen evaluate suite checkpoints/default --corpus data/corpus --shards data/cache \
     --out checkpoints/default/evaluation --seeds-per-style 8 --compile --readme README.md

@@ -5,7 +5,7 @@ import csv
 from symusic import Note, Score, Tempo, TimeSignature, Track
 
 from musegen.data import corpus
-from musegen.data.corpus import MANIFEST_FIELDS, read_manifest
+from musegen.data.manifest import MANIFEST_FIELDS, read_manifest
 
 
 def _piece(pitches, tempo=120.0, program=0, quarter=1.0) -> Score:

@@ -22,7 +22,7 @@ def test_shards_hold_every_piece_and_cache(small_corpus, small_shards):
     piece = shards.index[0]
     from symusic import Score
 
-    from musegen.data.corpus import read_manifest
+    from musegen.data.manifest import read_manifest
 
     row = next(r for r in read_manifest(small_corpus) if r["id"] == piece["id"])
     expected = shards.tokenizer.encode(Score(str(small_corpus / row["path"])))

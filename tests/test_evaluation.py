@@ -35,7 +35,7 @@ def test_quick_evaluation_writes_a_complete_report(tiny_checkpoint, small_corpus
     out = tmp_path / "eval"
     readme = tmp_path / "README.md"
     readme.write_text("# Results\n<!-- results:start -->\nold\n<!-- results:end -->\nafter\n")
-    code = main(["evaluate", str(tiny_checkpoint), "--corpus", str(small_corpus), "--shards",
+    code = main(["evaluate", "suite", str(tiny_checkpoint), "--corpus", str(small_corpus), "--shards",
                  str(small_shards), "--out", str(out), "--quick",
                  "--doc", str(readme)])  # fmt: skip
     assert code == 0

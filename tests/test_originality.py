@@ -107,7 +107,7 @@ def test_for_corpus_caches_under_the_corpus_folder(corpus):
 
 
 def test_training_piece_of_a_real_corpus_is_found(small_corpus):
-    from musegen.data.corpus import read_manifest
+    from musegen.data.manifest import read_manifest
     from musegen.data.shards import assign_splits
 
     rows = read_manifest(small_corpus)

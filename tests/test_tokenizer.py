@@ -104,7 +104,7 @@ def test_conditions_and_unknown_names():
 
 
 def test_bpe_save_load_equal_and_shorter(small_corpus, tmp_path):
-    from musegen.data.corpus import read_manifest
+    from musegen.data.manifest import read_manifest
 
     rows = read_manifest(small_corpus)
     paths = [small_corpus / r["path"] for r in rows]

@@ -46,11 +46,11 @@ def corpus_stats(
     markdown: bool = typer.Option(False, help="print Markdown tables (for data/README.md)"),
 ) -> None:
     """Print pieces, bars, hours and licence per repertory, and the style x mood table."""
-    from musegen.data import corpus
+    from musegen.data import manifest
 
-    summary = corpus.summarize(corpus.read_manifest(corpus_dir))
+    summary = manifest.summarize(manifest.read_manifest(corpus_dir))
     if markdown:
-        typer.echo(corpus.markdown_tables(summary))
+        typer.echo(manifest.markdown_tables(summary))
     else:
         _print_stats(summary)
 

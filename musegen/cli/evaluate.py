@@ -1,4 +1,4 @@
-"""`musegen evaluate`: measure a checkpoint on held-out data."""
+"""`musegen evaluate suite|fidelity`: measure a checkpoint on held-out data or real songs."""
 
 from __future__ import annotations
 
@@ -8,11 +8,17 @@ import typer
 
 from musegen.cli.app import app, fail
 
+evaluate_app = typer.Typer(
+    help="Measure a checkpoint: `suite` on the held-out split, `fidelity` on real songs.",
+    no_args_is_help=True,
+)
+app.add_typer(evaluate_app, name="evaluate")
+
 # Library imports sit inside the commands: `musegen --help` must not import torch.
 
 
-@app.command()
-def evaluate(
+@evaluate_app.command("suite")
+def evaluate_suite(
     checkpoint: str | None = typer.Argument(None, help="folder or name; default: default"),
     out: Path = typer.Option(..., "--out", help="folder for report.md, report.json and plots"),
     corpus_dir: Path = typer.Option(Path("data/corpus"), "--corpus", help="corpus folder"),
@@ -50,3 +56,22 @@ def evaluate(
     if doc is not None:
         update_doc(doc, report)
         typer.echo(f"results table updated in {doc}")
+
+
+@evaluate_app.command("fidelity")
+def evaluate_fidelity(
+    folder: Path = typer.Argument(..., help="a folder of real multitrack MIDI songs"),
+    checkpoint: str | None = typer.Option(None, help="folder or name; default: default"),
+    seed_bars: int | None = typer.Option(None, min=1, help="bars of each song given as seed (8)"),
+    new_bars: int | None = typer.Option(None, min=1, help="bars continued and compared (4)"),
+    songs: int | None = typer.Option(None, min=1, help="at most this many songs (20)"),
+    quick: bool = typer.Option(False, "--quick", help="2 songs, 4 + 2 bars: a smoke test"),
+    out: Path = typer.Option(Path("out/fidelity"), "--out", help="folder for the report"),
+    seed: int = typer.Option(0, help="random seed for sampling"),
+) -> None:
+    """Continue the first bars of each song and compare, track by track, with the song's real
+    next bars (the ceiling) and a loop of the seed's last bars (the copy floor)."""
+    from musegen.evaluate.fidelity import fidelity_command
+
+    fidelity_command(folder, checkpoint=checkpoint, seed_bars=seed_bars, new_bars=new_bars,
+                     songs=songs, quick=quick, out=out, seed=seed, say=typer.echo)  # fmt: skip

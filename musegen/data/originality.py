@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from symusic import Score
 
-from musegen.data.corpus import read_manifest
+from musegen.data.manifest import read_manifest
 from musegen.io.files import atomic_open
 from musegen.music import timeline
 

@@ -24,7 +24,7 @@ from musegen.data.augment import (
     to_piano,
     transpose,
 )
-from musegen.data.corpus import read_manifest
+from musegen.data.manifest import read_manifest
 from musegen.io.files import atomic_write_bytes
 from musegen.model.loss import IGNORE
 from musegen.music.labels import MODE_OF_MOOD

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from symusic import Note, Score, Tempo, TimeSignature, Track
 
-from musegen.data.corpus import read_manifest
+from musegen.data.manifest import read_manifest
 from musegen.errors import InputError
 from musegen.evaluate.config import EvalConfig
 from musegen.generate.request import GUIDE_AGAINST
