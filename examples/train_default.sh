@@ -53,4 +53,4 @@ musegen export runs/s13-gedi1 --name default --dtype bfloat16 --which last \
     --average-with checkpoints/default \
     --data data/cache --baseline runs/cpu-small-uncond --corpus data/corpus
 musegen evaluate suite checkpoints/default --corpus data/corpus --shards data/cache \
-    --out checkpoints/default/evaluation --seeds-per-style 8 --compile --readme README.md
+    --out checkpoints/default/evaluation --seeds-per-style 8 --compile --doc docs/evaluation.md

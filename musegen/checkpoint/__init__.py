@@ -4,6 +4,14 @@ Training writes them (`export_run`), generation reads them (`load`); pickle is n
 from a user's path.
 """
 
-from musegen.checkpoint.folder import DTYPES, Checkpoint, export_run, load, resolve, save
+from musegen.checkpoint.folder import (
+    DTYPES,
+    Checkpoint,
+    export_run,
+    lightning_state,
+    load,
+    resolve,
+    save,
+)
 
-__all__ = ["DTYPES", "Checkpoint", "export_run", "load", "resolve", "save"]
+__all__ = ["DTYPES", "Checkpoint", "export_run", "lightning_state", "load", "resolve", "save"]

@@ -26,6 +26,7 @@ from musegen.data.manifest import (
 )
 from musegen.io.files import atomic_write_bytes
 from musegen.music import labels, timeline
+from musegen.progress import progress_bar
 
 MIDI_SUFFIXES = (".mid", ".midi", ".smf", ".kar")
 MUSIC21_SUFFIXES = (".mxl", ".xml", ".musicxml", ".krn", ".abc")
@@ -459,7 +460,6 @@ def _source_size(key: str) -> int:
 
 
 def _run_parallel(worker, todo, cache_file, jobs: int, progress: bool) -> None:
-    from musegen.progress import progress_bar
 
     ctx = multiprocessing.get_context("fork")
     with progress_bar(progress) as bar:

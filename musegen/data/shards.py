@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from symusic import Score
 
 from musegen.data.augment import (
     OTHER_VALENCE,
@@ -28,6 +29,7 @@ from musegen.data.manifest import read_manifest
 from musegen.io.files import atomic_write_bytes
 from musegen.model.loss import IGNORE
 from musegen.music.labels import MODE_OF_MOOD
+from musegen.progress import progress_bar
 from musegen.tokens.tokenizer import MOOD, MuseTokenizer
 
 SPLITS = ("train", "validation", "test")
@@ -100,7 +102,6 @@ def _init_worker(tokenizer_path: str) -> None:
 
 
 def _encode_file(path: str) -> tuple[list[int], str]:
-    from symusic import Score
 
     try:
         return _worker_tokenizer.encode(Score(path)), ""
@@ -123,7 +124,6 @@ def build_shards(
     Without a tokenizer, one is created for the corpus styles and BPE is trained on (up to
     `bpe_files` of) the training pieces.
     """
-    from musegen.progress import progress_bar
 
     rows = read_manifest(corpus)
     if not rows:

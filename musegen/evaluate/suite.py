@@ -17,6 +17,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from musegen import __version__
+from musegen.data.originality import OriginalityIndex
 from musegen.data.shards import Shards
 from musegen.errors import InputError
 from musegen.evaluate.config import EvalConfig
@@ -35,6 +37,9 @@ from musegen.evaluate.held_out import (
     plan,
 )
 from musegen.evaluate.likelihood import likelihood
+from musegen.evaluate.report import write_report
+from musegen.generate.api import MuseGen
+from musegen.progress import progress_bar
 
 # --------------------------------------------------------------------------- 5, 6
 
@@ -77,7 +82,6 @@ def speed(jobs: list[Generation]) -> dict:
 def probe_setup(checkpoint: str | None, corpus: str, shards: str, seeds_per_style: int):
     """What the probes in examples/ share: (MuseGen, EvalConfig, Pieces, Shards, seeds), the
     held-out seeds picked exactly as `evaluate` picks them, on one thread."""
-    from musegen.generate.api import MuseGen
 
     torch.set_num_threads(1)
     cfg = EvalConfig(out=Path("unused"), corpus=corpus, shards=shards,
@@ -91,11 +95,6 @@ def probe_setup(checkpoint: str | None, corpus: str, shards: str, seeds_per_styl
 
 def evaluate(cfg: EvalConfig, progress: bool = True, say=print) -> dict:
     """Run every section and write report.md, report.json and the plots into cfg.out."""
-    from musegen import __version__
-    from musegen.data.originality import OriginalityIndex
-    from musegen.evaluate.report import write_report
-    from musegen.generate.api import MuseGen
-    from musegen.progress import progress_bar
 
     started = time.perf_counter()
     torch.set_num_threads(cfg.threads)

@@ -155,7 +155,7 @@ class MuseGen:
         ):
             if value is not None and value not in valid:
                 raise InputError(
-                    f"unknown `{kind}` {value!r}: this checkpoint knows {', '.join(valid)}"
+                    f"unknown {kind} {value!r}: this checkpoint knows {', '.join(valid)}"
                 )
 
     def _wrap(self, g: Generated, seed_name: str) -> Continuation:

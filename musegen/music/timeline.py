@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from symusic import Score
+from symusic import Score, Tempo, TimeSignature
 
 
 @dataclass(frozen=True)
@@ -122,6 +122,11 @@ def cut(score: Score, start: int, end: int | None = None, *, truncate: bool = Fa
     """
     end = end_tick(score) + 1 if end is None else end
     out = score.clip(start, end, clip_end=False).shift_time(-start)
+    if not any(ts.time == 0 for ts in out.time_signatures):  # MIDI's default meter, written
+        meter = meter_at(score, start)
+        out.time_signatures.insert(0, TimeSignature(0, meter.numerator, meter.denominator))
+    if not any(t.time == 0 for t in out.tempos):  # and its default tempo
+        out.tempos.insert(0, Tempo(0, tempo_at(score, start)))
     if truncate:
         for track in out.tracks:
             notes = track.notes.numpy()
