@@ -79,7 +79,7 @@ def continue_(
     pitch_range: str | None = typer.Option(None, help="LOW-HIGH MIDI pitches, e.g. 36-96"),
     programs: str | None = typer.Option(None, help="GM programs for new material, e.g. 0,40"),
     checkpoint: str | None = typer.Option(None, help="checkpoint folder or name"),
-    soundfont: Path | None = typer.Option(None, help="SF2 for audio (default: see README)"),
+    soundfont: Path | None = typer.Option(None, help="SF2 for audio (default: see docs/cli.md)"),
     no_audio: bool = typer.Option(False, "--no-audio", help="skip WAV rendering"),
     force: bool = typer.Option(False, help="overwrite existing outputs"),
     max_notes: int | None = typer.Option(None, help="raise the seed note limit"),

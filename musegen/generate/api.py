@@ -90,8 +90,8 @@ class MuseGen:
     ) -> MuseGen:  # fmt: skip
         """Load a checkpoint folder or a name under checkpoints/; None = the shipped default.
 
-        compile=True compiles the model with torch.compile: decoding is faster (see the README's
-        speed table), after a one-time cost of tens of seconds; for batch work. Needs a C++
+        compile=True compiles the model with torch.compile: decoding is faster (see
+        docs/benchmarks.md), after a one-time cost of tens of seconds; for batch work. Needs a C++
         compiler (g++).
         """
         return cls(load(path_or_name, device=device), compile=compile)

@@ -179,7 +179,7 @@ def negative_conditions(tok, options: ContinueRequest) -> list[list[int]]:
     neighbours included, rather than from the "any" average, which is mostly the largest
     repertories. Each other style is one more row per decoding step. On the default
     checkpoint, trained with the discriminative style loss, "any" recognises the asked style
-    more often (README, Results); on the checkpoint before it, the other styles did.
+    more often (docs/evaluation.md); on the checkpoint before it, the other styles did.
     """
     others = [] if options.style is None or options.guide_against == "any" else [
         tok.condition_ids(other, None) for other in tok.styles if other != options.style
@@ -191,7 +191,7 @@ def _mode_check(candidates: list[list[tuple]], mood: str) -> tuple[int, dict]:
     """The first candidate whose new notes are in the mood's mode (happy and calm: major; sad
     and tense: minor) by the key finding that labelled the training corpus, else the first.
 
-    The model's mood tokens alone barely move the mode (see README, Results), so asking for a
+    The model's mood tokens alone barely move the mode (see docs/evaluation.md), so asking for a
     mood decodes several candidates in one batch and keeps one in the asked mode; arousal is
     left to the model.
     """
