@@ -14,7 +14,9 @@ from musegen.music.labels import MOODS
 
 @corpus_app.command("build")
 def corpus_build(
-    source: str = typer.Argument(..., help="'music21' or a folder of MIDI files"),
+    source: str = typer.Argument(
+        ..., help="'music21', pop909:FOLDER, groove:FOLDER, pop909-band:FOLDER or a MIDI folder"
+    ),
     out: Path = typer.Option(Path("data/corpus"), "--out", help="corpus folder to write"),
     repertories: str | None = typer.Option(None, help="comma list, music21 only"),
     jobs: int = typer.Option(2, min=1, help="worker processes"),

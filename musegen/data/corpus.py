@@ -9,6 +9,7 @@ MIDI files (style = sub-folder name). Work runs in worker processes, is cached p
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 import multiprocessing
 import re
@@ -24,6 +25,7 @@ from musegen.data.manifest import (
     load_optout,
     write_manifest,
 )
+from musegen.errors import InputError
 from musegen.io.files import atomic_write_bytes
 from musegen.music import labels, timeline
 from musegen.progress import progress_bar
@@ -391,6 +393,26 @@ def _convert_midi_source(task: tuple[str, str, str, str | None]) -> dict:
     }
 
 
+# --------------------------------------------------------------------------- named sources
+
+# Datasets with a converter of their own (musegen.data.sources): `corpus build NAME:FOLDER`.
+NAMED_SOURCES = {"pop909": "pop909", "groove": "groove", "pop909-band": "mma"}
+
+
+def _source_module(name: str):
+    # Imported on use: the source modules themselves import this module's `describe`.
+    return importlib.import_module(f"musegen.data.sources.{NAMED_SOURCES[name]}")
+
+
+def _convert_named_source(task: tuple[str, str, str]) -> dict:
+    """Worker: one piece of a named dataset through its own converter."""
+    name, key, out_dir = task
+    try:
+        return {"rows": [_source_module(name).convert(key, Path(out_dir))], "failures": []}
+    except Exception as exc:
+        return {"rows": [], "failures": [{"source": key, "reason": _reason(exc)}]}
+
+
 # --------------------------------------------------------------------------- the build
 
 
@@ -417,14 +439,25 @@ def build(
     cache = out / ".cache"
     cache.mkdir(exist_ok=True)
     optout = load_optout(optout_path)
+    name, _, folder = source.partition(":")
     if source == "music21":
         sources = list(music21_sources(repertories, limit, caps))
         tasks = [(rep, rel, str(out)) for rep, rel in sources]
         worker, keys = _convert_music21_source, [f"music21:{rel}" for _, rel in sources]
+    elif name in NAMED_SOURCES:
+        if not Path(folder).is_dir():
+            module = _source_module(name)
+            raise InputError(f"{name}: no folder at {folder!r}; get it with: {module.HOW_TO_GET}")
+        found = _source_module(name).find(Path(folder), limit)
+        tasks = [(name, key, str(out)) for key in found]
+        worker, keys = _convert_named_source, [f"{name}:{key}" for key in found]
     else:
         folder = Path(source)
         if not folder.is_dir():
-            raise ValueError(f"{source!r} is neither 'music21' nor a folder of MIDI files")
+            raise InputError(
+                f"{source!r} is neither 'music21', NAME:FOLDER with NAME one of "
+                f"{', '.join(NAMED_SOURCES)}, nor a folder of MIDI files"
+            )
         rels = midi_folder_sources(folder, limit)
         tasks = [(str(folder), rel, str(out), style) for rel in rels]
         worker, keys = _convert_midi_source, [f"folder:{rel}" for rel in rels]
@@ -452,7 +485,7 @@ def build(
 
 def _source_size(key: str) -> int:
     kind, rel = key.split(":", 1)
-    path = _music21_root() / rel if kind == "music21" else Path(rel)
+    path = _music21_root() / rel if kind == "music21" else Path(rel.split("#")[0])
     try:
         return path.stat().st_size
     except OSError:
