@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.stamp
 
-.PHONY: demo test test-fast bench lint install fluidsynth clean
+.PHONY: demo test test-fast bench lint install fluidsynth chromium clean
 
 install: $(STAMP)-package
 
@@ -36,7 +36,22 @@ fluidsynth:
 		echo "musegen: install the FluidSynth library (libfluidsynth3 / fluid-synth) for audio"; \
 	fi
 
-test: install fluidsynth
+# Chromium and its driver for the studio's browser test (tests/test_serve_browser.py skips,
+# with a message, without them): installed here when possible, else one line says how.
+chromium:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null && exit 0; \
+	if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+		(apt-get install -y -qq chromium chromium-driver >/dev/null 2>&1 || \
+		 (apt-get update -qq >/dev/null && apt-get install -y -qq chromium chromium-driver >/dev/null)) || \
+		echo "musegen: could not install chromium; the studio's browser test will be skipped"; \
+	elif command -v apt-get >/dev/null && command -v sudo >/dev/null && sudo -n true 2>/dev/null; then \
+		sudo apt-get install -y -qq chromium chromium-driver >/dev/null || \
+		echo "musegen: could not install chromium; the studio's browser test will be skipped"; \
+	else \
+		echo "musegen: install chromium and chromium-driver to run the studio's browser test (skipped)"; \
+	fi
+
+test: install fluidsynth chromium
 	$(BIN)/python -m pytest -q
 
 # The quick tier while editing: no corpus build, no training fixture.
@@ -45,6 +60,7 @@ test-fast: install fluidsynth
 
 demo: install fluidsynth
 	$(BIN)/python examples/demo.py
+	@echo "Open the studio in your browser: $(BIN)/musegen serve   (http://127.0.0.1:8765)"
 
 bench: install
 	$(BIN)/pip install -q -e ".[dev,bench]"

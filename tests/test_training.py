@@ -242,24 +242,33 @@ def test_moving_average_of_the_weights_is_what_export_ships(tiny_checkpoint, sma
     import torch
 
     from musegen import checkpoint
+    from musegen.checkpoint.folder import lightning_state
     from musegen.cli.app import main
 
     run = tmp_path / "run"
     assert fine_tune(small_shards, run, tiny_checkpoint, "3e-3", "4", "--ema-decay", "0.5") == 0
-    raw = torch.load(run / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
-    sd = raw["state_dict"]
-    assert int(sd["ema.n_averaged"]) == 4  # one update per optimiser step
+    last = run / "checkpoints" / "last.ckpt"
+    raw = torch.load(last, map_location="cpu", weights_only=True)
+    # Lightning's WeightAveraging: the average is the state_dict, the trained weights beside it
+    average, current = raw["state_dict"], raw["current_model_state"]
+    assert int(raw["averaging_state"]["n_averaged"]) == 4  # one update per optimiser step
     start = checkpoint.load(tiny_checkpoint).model.state_dict()
     name = "blocks.0.attn.qkv.weight"
     # the average lags the weights: with decay 0.5 over 4 steps it is between start and end
-    assert not torch.allclose(sd[f"ema.module.{name}"], sd[f"model.{name}"])
-    assert not torch.allclose(sd[f"ema.module.{name}"], start[name].float())
-    state, _ = checkpoint.lightning_state(run / "checkpoints" / "last.ckpt")
-    assert torch.equal(state[name], sd[f"ema.module.{name}"])
+    assert not torch.allclose(average[f"model.{name}"], current[f"model.{name}"])
+    assert not torch.allclose(average[f"model.{name}"], start[name].float())
+    state, _ = lightning_state(last)
+    assert torch.equal(state[name], average[f"model.{name}"])
     assert main(["export", str(run), "--name", "ema", "--out", str(tmp_path / "ema"),
                  "--which", "last", "--dtype", "float32"]) == 0  # fmt: skip
     shipped = checkpoint.load(tmp_path / "ema").model.state_dict()[name]
-    assert torch.equal(shipped, sd[f"ema.module.{name}"])
+    assert torch.equal(shipped, average[f"model.{name}"])
+    # --resume carries on with both: the average counts on from 4, the weights from theirs
+    assert fine_tune(small_shards, run, tiny_checkpoint, "3e-3", "6", "--ema-decay", "0.5",
+                     "--resume") == 0  # fmt: skip
+    resumed = torch.load(last, map_location="cpu", weights_only=True)
+    assert resumed["global_step"] == 6 and int(resumed["averaging_state"]["n_averaged"]) == 6
+    assert not torch.equal(resumed["state_dict"][f"model.{name}"], average[f"model.{name}"])
 
 
 def test_export_can_average_the_run_with_the_checkpoint_it_started_from(

@@ -145,38 +145,3 @@ def _earlier_stages(training: dict) -> list[str]:
         )
         stage = earlier.get("initialised_from")
     return lines
-
-
-def card_results(checkpoint_dir: str | Path, shards_dir: str | Path,
-                 baseline_dir: str | Path | None = None,
-                 max_windows: int = 400) -> dict:  # fmt: skip
-    """Held-out (test split) likelihood of a checkpoint against its baselines, for the card.
-
-    Rows: the model; the model told "any" style and mood; the same network trained without
-    conditions (when `baseline_dir` is given: a checkpoint folder); the best n-gram.
-    """
-    from musegen.checkpoint.folder import load
-    from musegen.data.shards import Shards
-    from musegen.evaluate.suite import EvalConfig, any_condition_nats, likelihood, test_windows
-
-    shards = Shards.open(shards_dir)
-    cfg = EvalConfig(out=Path(checkpoint_dir), max_windows=max_windows)
-    ckpt = load(checkpoint_dir)
-    main = likelihood(ckpt, shards, cfg, lambda: None)
-    steps = ckpt.config.get("training", {}).get("steps", "?")
-    rows = [
-        {"model": f"this checkpoint, {steps} steps (with its style and mood)", **main["model"]},
-        {"model": 'this checkpoint told "any" style and mood', **main["model_any_condition"]},
-    ]
-    if baseline_dir is not None:  # trained on "any" only: no n-gram to refit, no other row
-        baseline = load(baseline_dir)
-        items = test_windows(shards, baseline.model_config.context, cfg)
-        steps = baseline.config.get("training", {}).get("steps", "?")
-        rows.append({"model": f"same network trained without conditions ({steps} steps)",
-                     **any_condition_nats(baseline, items, cfg.device)})  # fmt: skip
-    best = main["ngram_best"]
-    rows.append({"model": f"{best['order']}-gram, interpolated modified Kneser-Ney", **best})
-    note = (f"Same {main['windows']} windows of the held-out test split for every row "
-            f"({main['model']['tokens']:,} tokens, {main['model']['notes']:,} notes). "
-            "Lower is better.")  # fmt: skip
-    return {"results": rows, "results_note": note, "likelihood": main}

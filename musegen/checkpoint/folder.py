@@ -6,6 +6,7 @@ path (Lightning's own resume files are read with weights_only=True by the traine
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import os
@@ -14,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_model, save_model
 
 from musegen.errors import CheckpointError
 from musegen.model.transformer import ModelConfig, MuseTransformer
@@ -66,9 +69,6 @@ def resolve(path_or_name: str | Path | None = None) -> Path:
 
 def load(path_or_name: str | Path | None = None, device: str | torch.device = "cpu") -> Checkpoint:
     """Load a checkpoint folder; every problem is a CheckpointError saying what to do."""
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
-
     path = resolve(path_or_name)
     if path.is_file():
         if path.suffix.lower() in PICKLE_SUFFIXES:
@@ -105,14 +105,15 @@ def load(path_or_name: str | Path | None = None, device: str | torch.device = "c
             f"{model_config.vocab_size}; the folder mixes two checkpoints"
         )
     weights_file = path / "model.safetensors"
-    try:
-        state = load_file(str(weights_file), device=str(device))
+    model = MuseTransformer(model_config)
+    try:  # half-precision weights load as float32; a tied tensor is stored under one name
+        load_model(model, weights_file, device=str(device))
     except (SafetensorError, OSError, ValueError) as exc:
         raise CheckpointError(
             f"{weights_file} is corrupt ({exc}); re-export the checkpoint"
         ) from None
-    model = MuseTransformer(model_config)
-    load_weights(model, state, weights_file)
+    except RuntimeError as exc:
+        raise _mismatch(weights_file, exc) from None
     model.to(device).eval()
     return Checkpoint(
         path=path,
@@ -125,30 +126,12 @@ def load(path_or_name: str | Path | None = None, device: str | torch.device = "c
     )
 
 
-def load_weights(model: MuseTransformer, state: dict, source: Path | str = "weights") -> None:
-    """Load a (possibly half-precision, tied-deduplicated) state dict in float32."""
-    reference = model.state_dict()
-    tied = _tied_names(model)
-    state = {k: v.to(reference[k].dtype) for k, v in state.items() if k in reference}
-    missing = [k for k in reference if k not in state and k not in tied]
-    unexpected = [k for k in state if k not in reference]
-    wrong = [k for k, v in state.items() if v.shape != reference[k].shape]
-    if missing or unexpected or wrong:
-        raise CheckpointError(
-            f"{source} does not match its config (missing {missing[:3]}, unexpected "
-            f"{unexpected[:3]}, wrong shape {wrong[:3]}); re-export the checkpoint"
-        )
-    model.load_state_dict(state, strict=False)
-
-
-def _tied_names(model: torch.nn.Module) -> set[str]:
-    """State-dict names whose tensor is shared with an earlier name (tied weights)."""
-    seen, tied = set(), set()
-    for name, tensor in model.state_dict(keep_vars=True).items():
-        if tensor.data_ptr() in seen:
-            tied.add(name)
-        seen.add(tensor.data_ptr())
-    return tied
+def _mismatch(source: Path, exc: RuntimeError) -> CheckpointError:
+    """torch's missing / unexpected / wrongly shaped tensors, on one line."""
+    detail = "; ".join(line.strip() for line in str(exc).splitlines()[1:4])
+    return CheckpointError(
+        f"{source} does not match its config ({detail}); re-export the checkpoint"
+    )
 
 
 def file_sha256(path: Path) -> str:
@@ -170,19 +153,13 @@ def save(
     card: str | None = None,
 ) -> Path:
     """Write a checkpoint folder (atomically: to a temporary folder, then renamed)."""
-    from safetensors.torch import save_file
-
     out = Path(out)
     tmp = out.with_name(out.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    tied = _tied_names(model)
-    state = {
-        k: v.detach().to("cpu", DTYPES[dtype]).contiguous()
-        for k, v in model.state_dict().items()
-        if k not in tied
-    }
-    save_file(state, str(tmp / "model.safetensors"), metadata={"format": "pt", "dtype": dtype})
+    weights = copy.deepcopy(model).to("cpu", DTYPES[dtype])  # a copy keeps the tie
+    metadata = {"format": "pt", "dtype": dtype}  # save_model adds the name a tie drops
+    save_model(weights, str(tmp / "model.safetensors"), metadata=metadata)
     os.chmod(tmp / "model.safetensors", 0o644)  # safetensors writes 0600; a checkpoint is shared
     tokenizer.save(tmp / "tokenizer.json")
     config = {
@@ -219,7 +196,8 @@ def lightning_state(ckpt_file: Path) -> tuple[dict, dict]:
 
     try:
         raw = torch.load(ckpt_file, map_location="cpu", weights_only=True)
-        # A run with --ema-decay keeps the moving average of the weights: that is the model.
+        # A run with --ema-decay holds the moving average of the weights as its state_dict;
+        # runs from before the weight-averaging callback kept it under ema.module.
         ema = any(k.startswith("ema.module.") for k in raw["state_dict"])
         prefix = "ema.module." if ema else "model."
         state = {
@@ -264,7 +242,10 @@ def export_run(run_dir: str | Path, out: str | Path, *, name: str, dtype: str = 
         raise CheckpointError(f"{run_dir} holds no checkpoints/best.ckpt or last.ckpt to export")
     state, hparams = lightning_state(ckpt)
     model = MuseTransformer(ModelConfig.from_dict(hparams["model_config"]))
-    load_weights(model, state, ckpt)
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as exc:
+        raise _mismatch(ckpt, exc) from None
     tokenizer = MuseTokenizer.load(run_dir / "tokenizer.json")
     averaged = None
     if average_with is not None:
@@ -275,11 +256,10 @@ def export_run(run_dir: str | Path, out: str | Path, *, name: str, dtype: str = 
                 f"{average_with} is not the same network and vocabulary as {run_dir}; "
                 "average only checkpoints of one training lineage"
             )
-        theirs, tied = partner.model.state_dict(), _tied_names(model)
+        theirs = partner.model.state_dict()
         with torch.no_grad():
-            for key, value in model.state_dict().items():
-                if key not in tied:  # a tied tensor once, not once per name
-                    value.copy_((value.float() + theirs[key].float()) / 2)
+            for key, value in model.named_parameters():  # a tied tensor once, not once per name
+                value.copy_((value.float() + theirs[key].float()) / 2)
         averaged = {"name": partner.name, "path": str(average_with), "sha256": partner.sha256}
     run = json.loads((run_dir / "run.json").read_text()) if (run_dir / "run.json").exists() else {}
     info = {"training": {**run, "exported_from": ckpt.name}, **(extra or {})}

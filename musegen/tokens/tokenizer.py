@@ -153,11 +153,10 @@ class MuseTokenizer:
     def base_tokens(self) -> list[list[str]]:
         """For each id of the (BPE) vocabulary, the base tokens it stands for."""
         if not self.remi.is_trained:
-            inverse = {i: t for t, i in self.remi.vocab.items()}
-            return [[inverse[i]] for i in range(len(inverse))]
-        model = self.remi._model
-        learned = self.remi._vocab_learned_bytes_to_tokens
-        return [learned[model.id_to_token(i)] for i in range(model.get_vocab_size())]
+            return [[self.remi[i]] for i in range(self.vocab_size)]
+        seqs = [miditok.TokSequence(ids=[i], are_ids_encoded=True) for i in range(self.vocab_size)]
+        self.remi.decode_token_ids(seqs)  # each BPE id to the base tokens it stands for
+        return [seq.tokens for seq in seqs]
 
     @cached_property
     def bar_count(self) -> np.ndarray:

@@ -1,4 +1,5 @@
-"""Training configuration: one dataclass, validated, read from YAML/JSON recipes, overridable.
+"""Training configuration: one dataclass, validated; `musegen train` reads it from YAML/JSON
+recipes and `--name value` overrides with jsonargparse (musegen.cli.train).
 
 The model's own config lives in `musegen.model.ModelConfig` (the network imports nothing else)
 and the sampler's in `musegen.sampling.SamplingConfig`.
@@ -6,9 +7,7 @@ and the sampler's in `musegen.sampling.SamplingConfig`.
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, fields
-from pathlib import Path
 
 STRATEGIES = ("auto", "ddp", "ddp_spawn", "fsdp")
 PRECISIONS = ("auto", "32-true", "bf16-mixed", "16-mixed", "bf16-true")
@@ -56,7 +55,7 @@ class TrainConfig:
     opening_weight: float = 1.0
     opening_tokens: int = 48
     # > 0: also keep an exponential moving average of the weights (decay per step), which
-    # export then uses; averaging along the trajectory tends to generalise better.
+    # validation and export then use; averaging along the trajectory tends to generalise better.
     ema_decay: float = 0.0
     # Share of training pieces switched to the parallel mode at an early bar line and labelled
     # with the other valence (musegen.augment): examples of following the mood over the seed.
@@ -113,31 +112,3 @@ class TrainConfig:
         if unknown:
             raise ValueError(f"unknown training option(s) {unknown}; valid: {sorted(known)}")
         return cls(**values)
-
-    @classmethod
-    def from_file(cls, path: str | Path, **overrides) -> TrainConfig:
-        """Read a YAML or JSON recipe, then apply overrides (None values are ignored)."""
-        text = Path(path).read_text()
-        if str(path).endswith((".yaml", ".yml")):
-            import yaml
-
-            values = yaml.safe_load(text) or {}
-        else:
-            values = json.loads(text)
-        values.update({k: v for k, v in overrides.items() if v is not None})
-        return cls.from_dict(values)
-
-
-def coerce(name: str, text: str):
-    """Parse a `--name value` override into the field's type."""
-    defaults = TrainConfig()
-    current = getattr(defaults, name)
-    if isinstance(current, bool):
-        return text.lower() in ("1", "true", "yes", "on")
-    if isinstance(current, int) and not isinstance(current, bool):
-        return int(text)
-    if isinstance(current, float):
-        return float(text)
-    if current is None and name in ("context", "n_layer", "n_head", "n_embd", "threads"):
-        return int(text)
-    return text

@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import time
 from pathlib import Path
 
 import lightning as L
 import torch
-from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
+from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint, WeightAveraging
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
-from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+from torch.optim.swa_utils import get_ema_multi_avg_fn
 
+from musegen.checkpoint.folder import lightning_state, load
 from musegen.data.shards import EvalWindows, Shards, WindowSampler, WindowStream, note_counts
 from musegen.model.loss import IGNORE, bits_per_note, token_nats
 from musegen.model.transformer import ModelConfig, MuseTransformer
@@ -61,26 +63,13 @@ class MuseLM(L.LightningModule):
         self.model_config = ModelConfig.from_dict(model_config)
         self.train_config = TrainConfig.from_dict(train_config)
         self.model = MuseTransformer(self.model_config)
-        self.ema = None
-        if self.train_config.ema_decay > 0:  # a submodule, so checkpoints and --resume keep it
-            decay = self.train_config.ema_decay
-            self.ema = AveragedModel(self.model, multi_avg_fn=get_ema_multi_avg_fn(decay))
         self._val: list[torch.Tensor] = []
 
-    def restart_ema(self) -> None:
-        """Start the average from the current weights (after loading --init-from ones)."""
-        if self.ema is not None:
-            self.ema.module.load_state_dict(self.model.state_dict())
-            self.ema.n_averaged.zero_()
-
-    def optimizer_step(self, *args, **kwargs) -> None:
-        super().optimizer_step(*args, **kwargs)
-        if self.ema is not None:  # here, not in a batch-end hook: checkpoints save before those
-            self.ema.update_parameters(self.model)
-
-    def configure_model(self) -> None:
+    def setup(self, stage: str) -> None:
+        # In place, so state-dict names match the moving average's (uncompiled) copy; here, not
+        # in configure_model, which WeightAveraging would also call, with a warning.
         if self.train_config.compile:
-            self.model = torch.compile(self.model)
+            self.model.compile()
 
     def forward(self, idx: torch.Tensor) -> torch.Tensor:
         return self.model(idx)
@@ -129,7 +118,7 @@ class MuseLM(L.LightningModule):
 
     def configure_optimizers(self):
         cfg = self.train_config
-        params = list(self.model.parameters())  # not the moving average's copy
+        params = list(self.model.parameters())
         decay = [p for p in params if p.requires_grad and p.dim() >= 2]
         no_decay = [p for p in params if p.requires_grad and p.dim() < 2]
         groups = [
@@ -195,10 +184,17 @@ def resolve_precision(cfg: TrainConfig) -> str:
     return "bf16-mixed" if on_gpu else "32-true"
 
 
+def moving_average(decay: float) -> WeightAveraging:
+    """Exponential moving average of the weights, updated after every optimiser step.
+
+    Checkpoints hold the average as their weights (so export ships it) and the trained ones
+    beside it (so --resume carries on from both); validation runs on the average.
+    """
+    return WeightAveraging(use_buffers=False, multi_avg_fn=get_ema_multi_avg_fn(decay))
+
+
 def fit(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path:
     """Train (or resume) a run in `cfg.out`; returns the run folder."""
-    from musegen import checkpoint
-
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
@@ -207,7 +203,7 @@ def fit(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     shards.tokenizer.save(out / "tokenizer.json")  # the run folder exports on its own
     if cfg.init_from:
-        base = checkpoint.load(cfg.init_from)
+        base = load(cfg.init_from)
         if base.tokenizer.vocab_size != shards.tokenizer.vocab_size:
             raise ValueError(
                 f"{cfg.data} was tokenized with another vocabulary than {cfg.init_from}; "
@@ -226,12 +222,11 @@ def fit(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path:
         if unexpected or any(not k.startswith("condition_proj.") for k in missing):
             raise ValueError(f"{cfg.init_from} does not fit this run's model "
                              f"(missing {missing[:3]}, unexpected {unexpected[:3]})")  # fmt: skip
-        module.restart_ema()
     data = ShardData(cfg, model_config.context)
     last = out / "checkpoints" / "last.ckpt"
     ckpt_path = str(last) if resume and last.exists() else None
     if ckpt_path:
-        checkpoint.lightning_state(last)  # refuses a file that is not our own, in one line
+        lightning_state(last)  # refuses a file that is not our own, in one line
     if resume and ckpt_path is None:
         print(f"no checkpoint at {last}; starting a new run")
     callbacks = [
@@ -248,6 +243,8 @@ def fit(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path:
         ),
         LearningRateMonitor(logging_interval="step"),
     ]  # fmt: skip
+    if cfg.ema_decay > 0:
+        callbacks.append(moving_average(cfg.ema_decay))
     trainer = L.Trainer(
         default_root_dir=out,
         max_steps=cfg.max_steps,
@@ -302,7 +299,5 @@ def _metric(trainer: L.Trainer, name: str) -> float | None:
 def _hardware(trainer: L.Trainer) -> str:
     if torch.cuda.is_available() and trainer.accelerator.__class__.__name__.startswith("CUDA"):
         return f"{trainer.world_size} x {torch.cuda.get_device_name(0)}"
-    import os
-
     threads = torch.get_num_threads()
     return f"{trainer.world_size} x CPU process ({os.cpu_count()} cores, {threads} threads)"

@@ -1,0 +1,349 @@
+"""The studio's HTTP API (`musegen serve`): every endpoint and every error, with real generation
+by the shipped default checkpoint (1-2 bars, a few tenths of a second each)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("starlette")
+pytest.importorskip("python_multipart")
+from starlette.testclient import TestClient  # noqa: E402
+from symusic import Score  # noqa: E402
+
+from musegen.serve import create_app, is_loopback  # noqa: E402
+from musegen.serve.upload import safe_name  # noqa: E402
+
+SEEDS = Path(__file__).resolve().parent.parent / "examples" / "seeds"
+CHORALE = (SEEDS / "chorale_opening.mid").read_bytes()
+BAR = 1440  # the chorale's 3/4 bar at 480 ticks per quarter
+LONG = "256"  # bars: about half a minute of decoding, to have a job to cancel
+URL = "http://127.0.0.1:8765"  # the address the studio prints; the Host it accepts
+
+
+@pytest.fixture(scope="module")
+def model():
+    from musegen import MuseGen
+
+    return MuseGen.from_pretrained(None)
+
+
+@pytest.fixture(scope="module")
+def client(model, tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("studio")
+    with TestClient(create_app(model=model, workdir=workdir), base_url=URL) as c:
+        yield c
+    assert not workdir.exists(), "the studio's folder is deleted when it stops"
+
+
+def post(client, path="/api/jobs", data=b"", name="chorale_opening.mid", **fields):
+    files = {"midi": (name, data or CHORALE, "audio/midi")}
+    return client.post(path, files=files, data={k: str(v) for k, v in fields.items()})
+
+
+def wait(client, job_id: str, timeout: float = 60.0, until=("done", "failed", "cancelled")):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = client.get(f"/api/jobs/{job_id}?roll=0").json()
+        if job["status"] in until:
+            return job
+        time.sleep(0.02)
+    raise AssertionError(f"job {job_id} still {job['status']} after {timeout} s")
+
+
+def running(client, job_id: str) -> dict:
+    """Wait until a job decodes (tokens > 0)."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        job = client.get(f"/api/jobs/{job_id}?roll=0").json()
+        if job["status"] == "running" and job["progress"]["tokens"] > 0:
+            return job
+        time.sleep(0.02)
+    raise AssertionError(f"job {job_id} never ran")
+
+
+def assert_keeps_seed(midi: bytes, new_start: int, bars: int) -> None:
+    """The seed's notes are all there unchanged, and the new ones lie in the new bars."""
+    full, seed = Score.from_midi(midi), Score.from_midi(CHORALE)
+    assert full.tpq == seed.tpq
+    old = {t.name: sorted((n.time, n.duration, n.pitch, n.velocity) for n in t.notes)
+           for t in seed.tracks}  # fmt: skip
+    for track in full.tracks:
+        notes = sorted((n.time, n.duration, n.pitch, n.velocity) for n in track.notes)
+        assert [n for n in notes if n[0] < new_start] == old.get(track.name, [])
+        assert all(new_start <= n[0] < new_start + bars * BAR for n in notes if n[0] >= new_start)
+
+
+# ---------------------------------------------------------------------- page and info
+
+
+def test_page_and_its_files_are_served_with_no_outside_address(client):
+    page = client.get("/")
+    assert page.status_code == 200 and "musegen studio" in page.text
+    for name in ("studio.js", "roll.js", "studio.css"):
+        asset = client.get(f"/static/{name}")
+        assert asset.status_code == 200, name
+        assert "http://" not in asset.text and "https://" not in asset.text, "no CDN"
+    assert "http" not in page.text.replace("http-equiv", "")
+
+
+def test_info_lists_modes_styles_fields_and_limits(client, model):
+    info = client.get("/api/info").json()
+    assert info["modes"] == ["continue"]
+    assert info["styles"] == model.styles and info["moods"] == model.moods
+    assert {"midi", "mode", "bars", "style", "temperature", "seed"} <= set(info["fields"])
+    assert info["limits"]["max_upload_bytes"] == 16 * 1024 * 1024
+    assert info["queue"] == {"running": 0, "waiting": 0}
+
+
+def test_seed_is_described_with_tracks_bars_meter_tempo_and_notes(client):
+    seed = post(client, "/api/seed").json()
+    assert [t["name"] for t in seed["tracks"]] == ["Soprano", "Alto", "Tenor", "Bass"]
+    assert seed["tracks"][0]["instrument"] == "Choir Aahs" and seed["tracks"][0]["program"] == 52
+    assert (seed["bars"], seed["meters"], seed["tempos_qpm"]) == (4, ["3/4"], [80.0])
+    assert seed["keys"] == ["G:major"] and seed["name"] == "chorale_opening"
+    assert seed["roll"]["notes_shown"] == 43 == len(seed["roll"]["pitch"])
+    assert seed["roll"]["bar_lines"] == [0, 1440, 2880, 4320]
+
+
+# ---------------------------------------------------------------------- jobs
+
+
+def test_job_queues_runs_and_serves_its_files(client):
+    answer = post(client, bars=1, seed=5)
+    assert answer.status_code == 202 and answer.headers["location"].endswith(answer.json()["id"])
+    job = wait(client, answer.json()["id"])
+    assert job["status"] == "done", job["error"]
+    assert job["request"] == {"mode": "continue", "bars": 1, "seed": 5}
+    result = client.get(f"/api/jobs/{job['id']}").json()["result"]
+    assert result["provenance"]["seed_file"] == "chorale_opening"
+    assert result["roll"]["split"] == result["new_start_tick"] == 4 * BAR
+    full = client.get(result["files"]["full"])
+    assert full.headers["content-type"] == "audio/midi"
+    assert 'filename="chorale_opening-continued.mid"' in full.headers["content-disposition"]
+    assert_keeps_seed(full.content, result["new_start_tick"], bars=1)
+    new = client.get(result["files"]["continuation"])
+    assert 'filename="chorale_opening-new.mid"' in new.headers["content-disposition"]
+    assert min(n.time for t in Score.from_midi(new.content).tracks for n in t.notes) < BAR
+    picture = client.get(result["files"]["pianoroll"])
+    assert picture.content[:8] == b"\x89PNG\r\n\x1a\n"
+    assert client.get(result["files"]["provenance"]).json()["seed_file"] == "chorale_opening"
+    audio = client.get(result["files"]["audio"])
+    if audio.status_code == 200:
+        assert audio.content[:4] == b"RIFF" and audio.content[8:12] == b"WAVE"
+    else:  # no FluidSynth library here: the render error's sentence, and the server goes on
+        assert audio.status_code == 503 and audio.json()["error"]
+    assert job["id"] in [j["id"] for j in client.get("/api/jobs").json()["jobs"]]
+    assert client.delete(f"/api/jobs/{job['id']}").json()["status"] == "discarded"
+    assert client.get(f"/api/jobs/{job['id']}").status_code == 404
+
+
+def test_generate_answers_with_the_midi_and_the_same_seed_gives_the_same_file(client):
+    first = post(client, "/api/generate", bars=2, seed=11, part="continuation")
+    again = post(client, "/api/generate", bars=2, seed=11, part="continuation")
+    other = post(client, "/api/generate", bars=2, seed=12, part="continuation")
+    assert first.status_code == 200 and first.headers["x-musegen-job"]
+    assert first.content == again.content != other.content
+    full = post(client, "/api/generate", name="my seed (v2).mid", bars=2, seed=11)
+    assert 'filename="my_seed_v2-continued.mid"' in full.headers["content-disposition"]
+    assert_keeps_seed(full.content, int(full.headers["x-musegen-new-start-tick"]), bars=2)
+
+
+# ---------------------------------------------------------------------- errors
+
+
+@pytest.mark.parametrize(
+    "fields, status, words",
+    [
+        ({"foo": "1"}, 400, "unknown option 'foo'"),
+        ({"mode": "infill"}, 400, "mode 'infill' is unknown (not in this version yet)"),
+        ({"mode": "remix"}, 400, "use continue"),
+        ({"bars": "x"}, 400, "bars 'x' is invalid"),
+        ({"bars": "0"}, 400, "0 is out of range"),
+        ({"bars": "9999"}, 400, "out of range"),
+        ({"temperature": "nan"}, 400, "temperature 'nan' is invalid"),
+        ({"top_p": "2"}, 400, "top_p"),
+        ({"guidance": "-1"}, 400, "guidance"),
+        ({"key": "H:major"}, 400, "key"),
+        ({"pitch_range": "a-b"}, 400, "pitch_range 'a-b' is invalid"),
+        ({"pitch_range": "90-20"}, 400, "90-20 is invalid"),
+        ({"programs": "piano"}, 400, "programs 'piano' is invalid"),
+        ({"programs": "200"}, 400, "200 is not a GM program"),
+        ({"style": "jazz"}, 400, "unknown style 'jazz': this checkpoint knows"),
+        ({"mood": "angry"}, 400, "unknown mood 'angry'"),
+        ({"part": "drums"}, 400, "part 'drums' is invalid"),
+    ],
+)
+def test_bad_options_get_one_sentence(client, fields, status, words):
+    answer = post(client, **fields)
+    assert answer.status_code == status and words in answer.json()["error"], answer.json()
+
+
+@pytest.mark.parametrize(
+    "body, words",
+    [
+        (dict(files={"midi": ("a.mid", b"hello")}), "not a Standard MIDI File"),
+        (dict(files={"midi": ("a.mid", CHORALE[:40])}), "truncated or damaged"),
+        (dict(files={"midi": ("a.mid", b"")}), "empty"),
+        (dict(files={"song": ("a.mid", CHORALE)}), "in the field 'midi'"),
+        (dict(files=[("midi", ("a.mid", CHORALE)), ("x", ("b.mid", CHORALE))]), "exactly one"),
+        (dict(data={"bars": "1"}), "multipart/form-data"),
+        (dict(content=b"not a form", headers={"content-type": "multipart/form-data; "
+                                                  "boundary=zz"}), "not a valid multipart"),
+    ],
+)  # fmt: skip
+def test_malformed_uploads_get_one_sentence_and_the_server_goes_on(client, body, words):
+    for path in ("/api/jobs", "/api/seed", "/api/generate"):
+        answer = client.post(path, **body)
+        assert answer.status_code in (400, 415) and words in answer.json()["error"], path
+    assert post(client, "/api/generate", bars=1).status_code == 200
+
+
+def test_the_engine_limits_apply_to_uploads_as_in_the_cli(client):
+    import io
+
+    import mido
+
+    long = mido.MidiFile(type=1, ticks_per_beat=480)
+    long.tracks.append(mido.MidiTrack([
+        mido.Message("note_on", note=60, velocity=80, time=0),
+        mido.Message("note_off", note=60, velocity=0, time=480 * 2 * 3700),  # 3700 s at 120 BPM
+    ]))  # fmt: skip
+    data = io.BytesIO()
+    long.save(file=data)
+    answer = post(client, "/api/generate", data=data.getvalue(), bars=1)
+    assert answer.status_code == 400 and "more than the limit of 3600 s" in answer.json()["error"]
+    job = wait(client, post(client, data=data.getvalue(), bars=1).json()["id"])
+    assert job["status"] == "failed" and "3600 s" in job["error"]
+
+
+def test_uploads_over_the_limit_are_refused_before_parsing(model, tmp_path):
+    app = create_app(model=model, workdir=tmp_path / "w", max_upload=1000)
+    with TestClient(app, base_url=URL) as small:
+        answer = post(small, data=CHORALE + bytes(1000))
+        assert (
+            answer.status_code == 413 and "over the limit of 1,000 bytes" in answer.json()["error"]
+        )
+        huge = {"content-type": "multipart/form-data; boundary=zz", "content-length": "10000000"}
+        assert small.post("/api/jobs", content=b"x", headers=huge).status_code == 413
+        assert post(small, "/api/seed").status_code == 200  # 589 bytes: under the limit
+
+
+def test_unknown_jobs_files_routes_and_methods(client):
+    assert "unknown or has expired" in client.get("/api/jobs/nope").json()["error"]
+    assert client.delete("/api/jobs/nope").status_code == 404
+    assert client.get("/api/nothing").json()["error"].startswith("no such page or endpoint")
+    assert client.put("/api/jobs").status_code == 405
+    job = wait(client, post(client, bars=1).json()["id"])
+    assert "no file 'x.exe'" in client.get(f"/api/jobs/{job['id']}/x.exe").json()["error"]
+
+
+def test_other_sites_and_host_names_are_refused(client):
+    assert client.get("/api/info", headers={"host": "evil.example"}).status_code == 403
+    refused = client.post("/api/jobs", headers={"origin": "http://evil.example"})
+    assert refused.status_code == 403 and "other sites" in refused.json()["error"]
+    assert client.get("/api/info", headers={"origin": URL}).status_code == 200
+    assert client.get("/api/info", headers={"origin": "http://localhost:8765"}).status_code == 200
+    lan = TestClient(create_app(model=client.app.state.model, local_only=False),
+                     base_url="http://studio.lan:8765")  # fmt: skip
+    assert lan.get("/api/info").status_code == 200
+    assert lan.get("/api/info", headers={"origin": "http://studio.lan:8765"}).status_code == 200
+    assert lan.get("/api/info", headers={"origin": "http://evil.example"}).status_code == 403
+    assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
+    assert not is_loopback("0.0.0.0") and not is_loopback("192.168.1.2")
+    assert safe_name("C:\\music\\take 1.mid") == "take_1" and safe_name("../..") == "seed"
+
+
+# ---------------------------------------------------------------------- cancel, expiry, shutdown
+
+
+def test_cancel_a_running_and_a_waiting_job(client):
+    long = post(client, bars=LONG).json()["id"]
+    waiting = post(client, bars=1).json()
+    assert waiting["queue_position"] >= 1
+    running(client, long)
+    assert client.get(f"/api/jobs/{waiting['id']}/full.mid").status_code == 409
+    assert client.delete(f"/api/jobs/{waiting['id']}").json()["status"] == "cancelled"
+    started = time.monotonic()
+    assert client.delete(f"/api/jobs/{long}").json()["status"] == "cancelling"
+    assert wait(client, long)["status"] == "cancelled"
+    assert time.monotonic() - started < 5, "a running job stops at its next token"
+    assert wait(client, waiting["id"])["status"] == "cancelled"
+    assert post(client, "/api/generate", bars=1).status_code == 200
+
+
+def test_a_full_queue_refuses_with_503_and_goes_on(model, tmp_path):
+    app = create_app(model=model, workdir=tmp_path / "w", max_waiting=1)
+    with TestClient(app, base_url=URL) as c:
+        long = post(c, bars=LONG).json()["id"]
+        running(c, long)
+        waiting = post(c, bars=1).json()["id"]
+        refused = post(c, bars=1)
+        assert refused.status_code == 503 and "queue is full" in refused.json()["error"]
+        c.delete(f"/api/jobs/{long}")
+        assert wait(c, waiting)["status"] == "done"
+
+
+def test_results_expire_by_count_and_by_age(model, tmp_path):
+    app = create_app(model=model, workdir=tmp_path / "w", max_kept=1, ttl=1.0)
+    with TestClient(app, base_url=URL) as c:
+        first = wait(c, post(c, bars=1).json()["id"])
+        second = wait(c, post(c, bars=1, seed=1).json()["id"])
+        assert c.get(f"/api/jobs/{first['id']}").status_code == 404
+        assert not (tmp_path / "w" / first["id"]).exists()
+        assert c.get(f"/api/jobs/{second['id']}/full.mid").status_code == 200
+        time.sleep(1.1)
+        assert "expired" in c.get(f"/api/jobs/{second['id']}").json()["error"]
+        assert not (tmp_path / "w" / second["id"]).exists()
+
+
+def test_requests_during_shutdown_are_refused_and_waiting_ones_told(model, tmp_path):
+    app = create_app(model=model, workdir=tmp_path / "w")
+    with TestClient(app, base_url=URL) as c:
+        answers = []
+        waiter = threading.Thread(
+            target=lambda: answers.append(post(c, "/api/generate", bars=LONG)), daemon=True
+        )
+        waiter.start()
+        while not c.get("/api/info").json()["queue"]["running"]:
+            time.sleep(0.02)
+        queued = post(c, bars=1).json()["id"]
+        app.state.jobs.close()  # what the lifespan does on Ctrl-C
+        waiter.join(10)
+        assert answers[0].status_code == 503 and "shutting down" in answers[0].json()["error"]
+        refused = post(c, bars=1)
+        assert refused.status_code == 503 and "shutting down" in refused.json()["error"]
+        assert c.get(f"/api/jobs/{queued}").json()["status"] == "cancelled"
+        assert not (tmp_path / "w").exists()
+
+
+# ---------------------------------------------------------------------- load
+
+
+def test_twenty_concurrent_requests_are_all_answered_one_at_a_time_unmixed(client):
+    asked = [{"bars": 1 + i % 2, "seed": 100 + i} for i in range(20)]
+    started = time.perf_counter()
+    with ThreadPoolExecutor(20) as pool:
+        answers = list(pool.map(lambda f: post(client, "/api/generate", **f), asked))
+    total = time.perf_counter() - started
+    assert [a.status_code for a in answers] == [200] * 20
+    jobs = [client.get(f"/api/jobs/{a.headers['x-musegen-job']}?roll=0").json() for a in answers]
+    assert len({j["id"] for j in jobs}) == 20
+    for fields, answer, job in zip(asked, answers, jobs, strict=True):
+        assert job["request"] == {"mode": "continue", **fields}
+        assert_keeps_seed(answer.content, int(answer.headers["x-musegen-new-start-tick"]),
+                          bars=fields["bars"])  # fmt: skip
+    spans = sorted((j["times"]["started"], j["times"]["finished"]) for j in jobs)
+    assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:], strict=False)), (
+        "one generation at a time"
+    )
+    for i in (0, 7, 19):  # the same request alone gives the same file: nothing was mixed up
+        alone = post(client, "/api/generate", **asked[i])
+        assert alone.content == answers[i].content
+    waits = [j["waited_seconds"] for j in jobs]
+    print(f"\n20 concurrent requests: all answered in {total:.2f} s, "
+          f"max queue wait {max(waits):.2f} s, median {sorted(waits)[10]:.2f} s")  # fmt: skip
