@@ -35,8 +35,8 @@ def test_quick_evaluation_writes_a_complete_report(tiny_checkpoint, small_corpus
     out = tmp_path / "eval"
     readme = tmp_path / "README.md"
     readme.write_text("# Results\n<!-- results:start -->\nold\n<!-- results:end -->\nafter\n")
-    code = main(["evaluate", "suite", str(tiny_checkpoint), "--corpus", str(small_corpus), "--shards",
-                 str(small_shards), "--out", str(out), "--quick",
+    code = main(["evaluate", "suite", str(tiny_checkpoint), "--corpus", str(small_corpus),
+                 "--shards", str(small_shards), "--out", str(out), "--quick",
                  "--doc", str(readme)])  # fmt: skip
     assert code == 0
     printed = capsys.readouterr().out
@@ -124,8 +124,10 @@ def test_excerpt_cuts_at_bar_lines_with_the_tempo_in_force():
 
 
 def test_a_jobs_random_seed_depends_on_the_job_not_its_place_in_the_plan():
-    seeds = [held_out.HeldOutSeed("a", "chorale", "calm", Score(Q), Score(Q), 8, start=0),
-             held_out.HeldOutSeed("a", "chorale", "calm", Score(Q), Score(Q), 8, start=12)]  # noqa: E501
+    seeds = [
+        held_out.HeldOutSeed("a", "chorale", "calm", Score(Q), Score(Q), 8, start=0),
+        held_out.HeldOutSeed("a", "chorale", "calm", Score(Q), Score(Q), 8, start=12),
+    ]  # noqa: E501
     plan = held_out.plan(seeds, ["chorale", "medieval"], ["happy", "sad"],
                            config.EvalConfig(out=Path("unused")))  # fmt: skip
     every = [j for section in plan.values() for j in section]

@@ -28,7 +28,6 @@ def info(
     )
 
 
-
 def _range(text: str | None) -> tuple[int, int] | None:
     if text is None:
         return None

@@ -96,9 +96,7 @@ class ContinueRequest:
 
 def _in_range(name: str, value: int, low: int, high: int, low_text: str | None = None) -> None:
     if not low <= value <= high:
-        raise InputError(
-            f"`{name}` {value} is out of range: use {low_text or low} to {high}"
-        )
+        raise InputError(f"`{name}` {value} is out of range: use {low_text or low} to {high}")
 
 
 __all__ = ["GUIDE_AGAINST", "MAX_BARS", "STYLE_GUIDANCE", "ContinueRequest"]
