@@ -22,11 +22,11 @@ from musegen.evaluate.fidelity_measures import (
     aggregate,
     bar_starts,
     compare,
-    key_kk,
-    key_music21,
     onset_histogram,
     overlap,
 )
+from musegen.evaluate.judges import key_by_music21 as key_music21
+from musegen.evaluate.judges import key_by_project as key_kk
 from musegen.music.timeline import cut
 
 TPQ = 480

@@ -21,10 +21,7 @@ from pathlib import Path
 
 from symusic import KeySignature, Note, Score, Tempo, TimeSignature, Track
 
-from musegen.data.manifest import (
-    load_optout,
-    write_manifest,
-)
+from musegen.data.manifest import MANIFEST_FIELDS, load_optout, write_manifest
 from musegen.errors import InputError
 from musegen.io.files import atomic_write_bytes
 from musegen.music import labels, timeline
@@ -397,6 +394,25 @@ def _convert_midi_source(task: tuple[str, str, str, str | None]) -> dict:
 
 # Datasets with a converter of their own (musegen.data.sources): `corpus build NAME:FOLDER`.
 NAMED_SOURCES = {"pop909": "pop909", "groove": "groove", "pop909-band": "mma"}
+
+
+def piece_row(score: Score, out_dir: Path, style: str, piece_id: str, facts: dict | None = None,
+              **fields: str) -> dict:  # fmt: skip
+    """Write a converted piece as corpus MIDI (midi/STYLE/ID.mid) and return its manifest row.
+
+    `fields` give the source, repertory, composer, title and licence; `facts` are
+    describe(score) when the converter has them already. Mood is left to write_manifest.
+    """
+    data = score.dumps_midi()
+    midi_path = Path(out_dir) / "midi" / style / f"{piece_id}.mid"
+    midi_path.parent.mkdir(parents=True, exist_ok=True)
+    midi_path.write_bytes(data)
+    values = {
+        "id": piece_id, "path": str(midi_path.relative_to(out_dir)), "style": style,
+        "mood": "", "arousal": 0.0, "sha256": hashlib.sha256(data).hexdigest(), "split": "",
+        **fields, **(facts or describe(score)),
+    }  # fmt: skip
+    return {field: values[field] for field in MANIFEST_FIELDS}
 
 
 def _source_module(name: str):

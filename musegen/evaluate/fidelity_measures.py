@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 from symusic import Score
 
-from musegen.music.labels import find_key, pitch_class_histogram
+from musegen.evaluate.judges import key_by_music21, key_by_project
 from musegen.music.timeline import bar_lines
 
 GRID = 48  # onset positions per bar: 12 per quarter in 4/4, so 16ths and 8th triplets
@@ -77,44 +77,6 @@ def bar_sets(times: np.ndarray, pitches: np.ndarray, lines: np.ndarray) -> list[
     return [frozenset(s) for s in sets]
 
 
-def pitched(score: Score) -> tuple[np.ndarray, np.ndarray]:
-    """(pitches, durations in ticks) of every note on the score's non-drum tracks."""
-    arrays = [t.notes.numpy() for t in score.tracks if not t.is_drum and len(t.notes)]
-    if not arrays:
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    pitch = np.concatenate([a["pitch"] for a in arrays]).astype(np.int64)
-    return pitch, np.concatenate([a["duration"] for a in arrays]).astype(np.int64)
-
-
-def key_kk(score: Score) -> tuple[int, str] | None:
-    """(tonic, mode) by musegen's Krumhansl-Kessler finder, duration-weighted; None if silent."""
-    pitch, duration = pitched(score)
-    if not len(pitch) or duration.sum() <= 0:
-        return None
-    tonic, mode, _ = find_key(pitch_class_histogram(pitch, duration))
-    return tonic, mode
-
-
-def key_music21(score: Score) -> tuple[int, str] | None:
-    """(tonic, mode) by music21's default key analysis (`Stream.analyze('key')`); None if
-    silent. Durations are rounded to 1/48 quarter so music21 reads them as plain fractions."""
-    from fractions import Fraction
-
-    from music21 import note, stream
-
-    pitch, duration = pitched(score)
-    if not len(pitch) or duration.sum() <= 0:
-        return None
-    tpq = score.ticks_per_quarter
-    part = stream.Stream()
-    for p, d in zip(pitch.tolist(), duration.tolist(), strict=True):
-        n = note.Note(midi=p)
-        n.quarterLength = Fraction(round(d * 48 / tpq), 48)
-        part.append(n)  # the analysis weighs pitch classes by duration; order is irrelevant
-    found = part.analyze("key")
-    return (found.tonic.pitchClass, found.mode) if found is not None else None
-
-
 def compare(seed: Score, reference: Score, new: Score, seed_bars: int, new_bars: int) -> dict:
     """Counts for one song: `new` against `reference` (the seed's last bars), per seed track.
 
@@ -165,7 +127,7 @@ def compare(seed: Score, reference: Score, new: Score, seed_bars: int, new_bars:
     seed_drums = any(t.is_drum and len(t.notes) for t in seed.tracks)
     c["seed_has_drums"] = seed_drums
     c["drums_continued"] = seed_drums and any(t.is_drum and len(t.notes) for t in new.tracks)
-    for name, finder in (("key_music21", key_music21), ("key_kk", key_kk)):
+    for name, finder in (("key_music21", key_by_music21), ("key_kk", key_by_project)):
         before = finder(reference)
         c[name] = None if before is None else before == finder(new)
         c[name + "_found"] = [_key_text(before), _key_text(finder(new))]

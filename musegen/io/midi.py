@@ -22,6 +22,7 @@ from symusic.core import ScoreTick
 from musegen.errors import InputError
 from musegen.io.files import atomic_write_bytes
 from musegen.music.instruments import DRUM_CHANNEL
+from musegen.music.labels import MAJOR_KEY_TONICS, MINOR_KEY_TONICS
 from musegen.music.timeline import end_tick, seconds_at
 
 MAX_QPM = 1000.0  # faster tempos (including the invalid 0 µs per quarter) are clamped to this
@@ -31,8 +32,6 @@ MAX_TICK = 2**31 - 1  # symusic stores ticks as int32
 MELODIC_CHANNELS = tuple(c for c in range(16) if c != DRUM_CHANNEL)
 SMF = "give a Standard MIDI File (.mid)"
 DAMAGED = "the file is truncated or damaged; export it again"
-_MAJOR = ("Cb", "Gb", "Db", "Ab", "Eb", "Bb", "F", "C", "G", "D", "A", "E", "B", "F#", "C#")
-_MINOR = ("Ab", "Eb", "Bb", "F", "C", "G", "D", "A", "E", "B", "F#", "C#", "G#", "D#", "A#")
 
 
 @dataclass
@@ -409,7 +408,10 @@ def _conductor(score: Score, marker: str | None, marker_tick: int, keys: bool) -
     if keys:
         for ks in _by_time(score.key_signatures):
             if -7 <= ks.key <= 7 and ks.tonality in (0, 1):
-                key = _MINOR[ks.key + 7] + "m" if ks.tonality else _MAJOR[ks.key + 7]
+                if ks.tonality:
+                    key = MINOR_KEY_TONICS[ks.key + 7] + "m"
+                else:
+                    key = MAJOR_KEY_TONICS[ks.key + 7]
                 events.append(_ev(ks.time, 3, 0, "key_signature", key=key))
     events += [_ev(m.time, 4, i, "marker", text=m.text) for i, m in enumerate(score.markers)]
     if marker:  # the label of generated material: a marker, and a text event for other tools

@@ -50,8 +50,6 @@ TEMPO_VALUES = (56.0, 76.0, 100.0, 126.0, 158.0, 192.0)
 # pitch-class histogram a bar's key is found on. One bar is often too few notes (C E G is also
 # half of A minor), while the double centre keeps a modulation at the bar where it happens.
 KEY_WINDOW = (1.0, 2.0, 1.0)
-_KK = (labels._MAJOR_PROFILE, labels._MINOR_PROFILE)  # find_key's own profiles
-_PROFILES = np.stack([np.roll(p, tonic) for p in _KK for tonic in range(12)])  # (24, 12)
 
 # Chord templates (intervals above the root). One chord per bar: the template that best covers
 # the bar's sounding time (share inside minus share outside), less 0.25 per note, so a seventh
@@ -251,22 +249,12 @@ def _joined(parts: list[_Part]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def _keys(hist: np.ndarray, weights: Sequence[float]) -> list[tuple[int | None, str | None, float]]:
     """Key of each bar from its window of bars' pitch-class histograms (None where silent).
 
-    labels.find_key's Krumhansl-Kessler correlation with its own profiles, for all bars at once
-    (find_key takes 4 ms a bar); tests check both give the same key.
+    labels.find_keys for all bars at once (find_key bar by bar took 4 ms a bar).
     """
     n, r = len(hist), len(weights) // 2
     padded = np.pad(hist, ((r, r), (0, 0)))
     window = sum(w * padded[k : k + n] for k, w in enumerate(weights))  # (bars, 12)
-    centred = window - window.mean(1, keepdims=True)
-    shape = _PROFILES - _PROFILES.mean(1, keepdims=True)
-    norms = np.linalg.norm(centred, axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        corr = centred @ shape.T / (norms[:, None] * np.linalg.norm(shape, axis=1))  # (bars, 24)
-    best = np.nan_to_num(corr, nan=-2.0).argmax(1)  # the first best, as find_key's strict ">"
-    flat = np.all(np.abs(window - window[:, :1]) <= 1e-8 + 1e-5 * np.abs(window[:, :1]), 1)
-    silent = (window.sum(1) <= 0) | flat  # find_key's "no key": np.allclose(hist, hist[0])
-    return [(None, None, 0.0) if q else (int(k % 12), "major" if k < 12 else "minor", float(c[k]))
-            for q, k, c in zip(silent, best, corr, strict=True)]  # fmt: skip
+    return [key or (None, None, 0.0) for key in labels.find_keys(window)]
 
 
 def attributes(score: Score, lines: Sequence[int] | None = None,

@@ -16,10 +16,18 @@ MOODS = ("happy", "tense", "sad", "calm")
 MODE_OF_MOOD = {"happy": "major", "calm": "major", "tense": "minor", "sad": "minor"}  # valence
 HIGH_AROUSAL = {"happy": True, "tense": True, "calm": False, "sad": False}
 PITCH_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
+# Tonic of a key signature with k sharps (negative: flats), at index k + 7.
+MAJOR_KEY_TONICS = ("Cb", "Gb", "Db", "Ab", "Eb", "Bb", "F",
+                    "C", "G", "D", "A", "E", "B", "F#", "C#")  # fmt: skip
+MINOR_KEY_TONICS = ("Ab", "Eb", "Bb", "F", "C", "G", "D",
+                    "A", "E", "B", "F#", "C#", "G#", "D#", "A#")  # fmt: skip
 
 # Krumhansl-Kessler key profiles (Krumhansl 1990), tonic first.
 _MAJOR_PROFILE = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
 _MINOR_PROFILE = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
+_PROFILES = np.stack(  # (24, 12): major on C..B, then minor
+    [np.roll(p, t) for p in (_MAJOR_PROFILE, _MINOR_PROFILE) for t in range(12)]
+)
 
 
 def pitch_class_histogram(pitches: Iterable[int], durations: Iterable[float]) -> np.ndarray:
@@ -32,17 +40,30 @@ def pitch_class_histogram(pitches: Iterable[int], durations: Iterable[float]) ->
 
 
 def find_key(histogram: Sequence[float]) -> tuple[int, str, float]:
-    """Krumhansl-Schmuckler key finding: (tonic pitch class, "major"|"minor", correlation)."""
-    hist = np.asarray(histogram, dtype=float)
-    if hist.sum() <= 0 or np.allclose(hist, hist[0]):
-        return 0, "major", 0.0
-    best = (0, "major", -2.0)
-    for mode, profile in (("major", _MAJOR_PROFILE), ("minor", _MINOR_PROFILE)):
-        for tonic in range(12):
-            corr = float(np.corrcoef(hist, np.roll(profile, tonic))[0, 1])
-            if corr > best[2]:
-                best = (tonic, mode, corr)
-    return best
+    """Krumhansl-Schmuckler key finding: (tonic pitch class, "major"|"minor", correlation).
+
+    A histogram with no key (silent, or every pitch class equal) reads (0, "major", 0.0).
+    """
+    return find_keys(np.asarray(histogram, dtype=float)[None])[0] or (0, "major", 0.0)
+
+
+def find_keys(histograms: np.ndarray) -> list[tuple[int, str, float] | None]:
+    """find_key for many histograms (N, 12) at once; None for a row with no key.
+
+    The correlation with each of the 24 rotated profiles is one matrix product; ties go to the
+    first (major before minor, C upward).
+    """
+    hist = np.asarray(histograms, dtype=float)  # (N, 12)
+    centred = hist - hist.mean(1, keepdims=True)
+    shape = _PROFILES - _PROFILES.mean(1, keepdims=True)  # (24, 12)
+    norms = np.linalg.norm(centred, axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        corr = centred @ shape.T / (norms[:, None] * np.linalg.norm(shape, axis=1))  # (N, 24)
+    best = np.nan_to_num(corr, nan=-2.0).argmax(1)
+    flat = np.all(np.abs(hist - hist[:, :1]) <= 1e-8 + 1e-5 * np.abs(hist[:, :1]), 1)
+    no_key = (hist.sum(1) <= 0) | flat  # as np.allclose(hist, hist[0])
+    return [None if q else (int(k % 12), "major" if k < 12 else "minor", float(c[k]))
+            for q, k, c in zip(no_key, best, corr, strict=True)]  # fmt: skip
 
 
 def key_name(tonic: int, mode: str) -> str:

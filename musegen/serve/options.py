@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from musegen.errors import InputError
+from musegen.generate.request import ContinueRequest
 
 # The generation modes the engine has today; infill and arrange join this tuple when they land.
 MODES = ("continue",)
@@ -137,17 +138,8 @@ def parse_request(form: Mapping[str, str], styles: list[str], moods: list[str]) 
 
 
 def _check_ranges(req: Request) -> None:
-    """Check ranges with the engine's own request class, so the sentences are the CLI's.
-
-    The engine checks again when it runs; without the class only the early answer is lost.
-    """
-    import musegen
-
-    for name in ("ContinueRequest", "Options"):  # the class's name before and after 0.2
-        check = getattr(musegen, name, None)
-        if check is not None:
-            check(bars=req.bars, **req.options)
-            return
+    """Check ranges with the engine's own request class, so the sentences are the CLI's."""
+    ContinueRequest(bars=req.bars, **req.options)
 
 
 def describe() -> dict:

@@ -11,10 +11,9 @@ import math
 from symusic import Score
 
 from musegen.errors import InputError
+from musegen.music.labels import MAJOR_KEY_TONICS, MINOR_KEY_TONICS
 
 MAX_ROLL_NOTES = 20_000  # notes sent to the browser for a piano roll; the rest are counted
-MAJOR = ["Cb", "Gb", "Db", "Ab", "Eb", "Bb", "F", "C", "G", "D", "A", "E", "B", "F#", "C#"]
-MINOR = ["Ab", "Eb", "Bb", "F", "C", "G", "D", "A", "E", "B", "F#", "C#", "G#", "D#", "A#"]
 
 
 def read_score(data: bytes) -> Score:
@@ -44,7 +43,7 @@ def program_name(program: int, is_drum: bool) -> str:
 
 def key_name(sharps: int, tonality: int) -> str:
     """A key signature as "G:major" / "E:minor" (the engine's `key` option spells it so)."""
-    names, mode = (MINOR, "minor") if tonality else (MAJOR, "major")
+    names, mode = (MINOR_KEY_TONICS, "minor") if tonality else (MAJOR_KEY_TONICS, "major")
     return f"{names[max(-7, min(7, sharps)) + 7]}:{mode}"
 
 

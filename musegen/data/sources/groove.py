@@ -21,14 +21,12 @@ What the conversion does to each performance:
 from __future__ import annotations
 
 import csv
-import hashlib
 from functools import lru_cache
 from pathlib import Path
 
 from symusic import Note, Score, Tempo, TimeSignature, Track
 
 from musegen.data import corpus
-from musegen.data.manifest import MANIFEST_FIELDS
 
 NAME = "groove"
 LICENCE_NOTE = (
@@ -146,25 +144,18 @@ def convert(key: str, out_dir: Path) -> dict:
     rel = path.relative_to(root).with_suffix("")
     style = style_of(info.get("style", ""))
     piece_id = f"{NAME}-" + "-".join(p for p in rel.parts if p).replace("_", "-")
-    out_dir = Path(out_dir)
-    midi_path = out_dir / "midi" / style / f"{piece_id}.mid"
-    midi_path.parent.mkdir(parents=True, exist_ok=True)
-    score.dump_midi(str(midi_path))
     title = f"{info.get('style', '')} {info.get('bpm', '')} bpm {info.get('beat_type', '')}"
-    values = {
-        "id": piece_id,
-        "path": str(midi_path.relative_to(out_dir)),
-        "source": f"{NAME}:{path.relative_to(root).as_posix()}",
-        "repertory": NAME,
-        "composer": f"Groove MIDI Dataset {info.get('drummer', 'drummer')}",
-        "title": title.strip(),
-        "style": style,
-        "mood": "",  # labelled by the builder against the style's own tempo and density
-        "arousal": 0.0,
-        "licence_note": LICENCE_NOTE,
-        "commercial_use": COMMERCIAL_USE,
-        "sha256": hashlib.sha256(midi_path.read_bytes()).hexdigest(),
-        "split": info.get("split", ""),
-        **facts,
-    }
-    return {field: values[field] for field in MANIFEST_FIELDS}
+    return corpus.piece_row(
+        score,
+        out_dir,
+        style,
+        piece_id,
+        facts,
+        source=f"{NAME}:{path.relative_to(root).as_posix()}",
+        repertory=NAME,
+        composer=f"Groove MIDI Dataset {info.get('drummer', 'drummer')}",
+        title=title.strip(),
+        licence_note=LICENCE_NOTE,
+        commercial_use=COMMERCIAL_USE,
+        split=info.get("split", ""),
+    )

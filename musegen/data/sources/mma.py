@@ -25,7 +25,6 @@ from pathlib import Path
 from symusic import Note, Score, Track
 
 from musegen.data import corpus
-from musegen.data.manifest import MANIFEST_FIELDS
 from musegen.data.sources import pop909
 
 NAME = "pop909-band"
@@ -191,25 +190,15 @@ def convert(key: str, out_dir: Path) -> dict:
     path = Path(key)
     song = path.parent.name
     score, groove = arrange(key)
-    piece_id = f"{NAME}-{song}"
-    out_dir = Path(out_dir)
-    midi_path = out_dir / "midi" / STYLE / f"{piece_id}.mid"
-    midi_path.parent.mkdir(parents=True, exist_ok=True)
-    score.dump_midi(str(midi_path))
-    values = {
-        "id": piece_id,
-        "path": str(midi_path.relative_to(out_dir)),
-        "source": f"{NAME}:POP909/{song}/{path.name}#{groove}",
-        "repertory": NAME,
-        "composer": "unknown",
-        "title": f"{pop909.title_of(key)} (band: MMA {groove})"[:200],
-        "style": STYLE,
-        "mood": "",  # labelled by the builder against the style's own tempo and density
-        "arousal": 0.0,
-        "licence_note": LICENCE_NOTE,
-        "commercial_use": COMMERCIAL_USE,
-        "sha256": hashlib.sha256(midi_path.read_bytes()).hexdigest(),
-        "split": "",
-        **corpus.describe(score),
-    }
-    return {field: values[field] for field in MANIFEST_FIELDS}
+    return corpus.piece_row(
+        score,
+        out_dir,
+        STYLE,
+        f"{NAME}-{song}",
+        source=f"{NAME}:POP909/{song}/{path.name}#{groove}",
+        repertory=NAME,
+        composer="unknown",
+        title=f"{pop909.title_of(key)} (band: MMA {groove})"[:200],
+        licence_note=LICENCE_NOTE,
+        commercial_use=COMMERCIAL_USE,
+    )

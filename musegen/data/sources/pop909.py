@@ -22,7 +22,6 @@ near-copies of a song into more than one split.
 
 from __future__ import annotations
 
-import hashlib
 import re
 import zipfile
 from functools import lru_cache
@@ -32,7 +31,6 @@ from xml.etree import ElementTree
 from symusic import Note, Score, Tempo, TimeSignature, Track
 
 from musegen.data import corpus
-from musegen.data.manifest import MANIFEST_FIELDS
 
 NAME = "pop909"
 STYLE = "pop"
@@ -228,25 +226,16 @@ def convert(key: str, out_dir: Path) -> dict:
     path = Path(key)
     song = path.parent.name
     score = normalise(path)
-    piece_id = f"{NAME}-{song}"
-    out_dir = Path(out_dir)
-    midi_path = out_dir / "midi" / STYLE / f"{piece_id}.mid"
-    midi_path.parent.mkdir(parents=True, exist_ok=True)
-    score.dump_midi(str(midi_path))
-    values = {
-        "id": piece_id,
-        "path": str(midi_path.relative_to(out_dir)),
-        "source": f"{NAME}:POP909/{song}/{path.name}",
-        "repertory": NAME,
-        "composer": "unknown",
-        "title": title_of(key),
-        "style": STYLE,
-        "mood": "",  # labelled by the builder against the style's own tempo and density
-        "arousal": 0.0,
-        "licence_note": LICENCE_NOTE,
-        "commercial_use": COMMERCIAL_USE,
-        "sha256": hashlib.sha256(midi_path.read_bytes()).hexdigest(),
-        "split": split_of(key) or "",
-        **corpus.describe(score),
-    }
-    return {field: values[field] for field in MANIFEST_FIELDS}
+    return corpus.piece_row(
+        score,
+        out_dir,
+        STYLE,
+        f"{NAME}-{song}",
+        source=f"{NAME}:POP909/{song}/{path.name}",
+        repertory=NAME,
+        composer="unknown",
+        title=title_of(key),
+        licence_note=LICENCE_NOTE,
+        commercial_use=COMMERCIAL_USE,
+        split=split_of(key) or "",
+    )
