@@ -35,7 +35,10 @@ import numpy as np
 from symusic import Note, Score, Tempo, TimeSignature, Track
 
 from musegen.io import audio as render_module
-from musegen.io.audio import find_soundfont, render, write_wav
+from musegen.io.audio import render
+from musegen.io.soundfont import find_soundfont
+from musegen.io.synth import RENDER_THREADS, write_float_fn
+from musegen.io.wav import write_wav
 
 RESULTS = Path(__file__).parent / "results" / "render_speed.json"
 TPQ = 480
@@ -150,7 +153,7 @@ def fluidsynth_alone(path: Path) -> Callable[[Path, Path, Path], float]:
             for channel, bank, program in programs:
                 synth.program_select(channel, sfid, bank, program)
             audio = np.zeros((total, 2), np.float32)
-            write, pos = render_module._write_float_fn(fluidsynth), 0
+            write, pos = write_float_fn(fluidsynth), 0
             for frame, on, channel, pitch, velocity in events:
                 if frame > pos:
                     address = audio[pos:].ctypes.data
@@ -181,12 +184,12 @@ def core_scaling(sf2: Path, repeats: int, seconds: float = 10.0) -> float:
 
     import fluidsynth
 
-    threads = max(1, render_module.RENDER_THREADS)
+    threads = max(1, RENDER_THREADS)
     synths = [fluidsynth.Synth(samplerate=44100.0) for _ in range(threads)]
     try:
         for synth in synths:
             synth.sfload(str(sf2))
-        write, frames = render_module._write_float_fn(fluidsynth), int(seconds * 44100)
+        write, frames = write_float_fn(fluidsynth), int(seconds * 44100)
         buffers = [np.zeros((frames, 2), np.float32) for _ in synths]
 
         def work(k: int) -> None:
@@ -266,7 +269,7 @@ def main() -> None:
         f"{'piece':28} {'audio s':>8} {'musegen x RT':>13} {'one pass x RT':>14} "
         f"{'pretty_midi x RT':>17} {'ratio':>12} {'one pass':>12} {'floor':>12}"
     )
-    threads = render_module.RENDER_THREADS
+    threads = RENDER_THREADS
     scaling = core_scaling(sf2, args.repeats)
     print(f"soundfont: {sf2}   repeats: {args.repeats}   render threads: {threads}   (medians)")
     print(

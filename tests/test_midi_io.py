@@ -1,4 +1,4 @@
-"""midi_io: DAW-safe writing checked with four parsers; safe seed reading and its errors."""
+"""DAW-safe MIDI writing (io.midi) checked with four parsers; safe seed reading (io.seed)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 from symusic import KeySignature, Note, Score, Tempo, TextMeta, TimeSignature, Track
 
 from musegen.errors import InputError
-from musegen.io.midi import Limits, SeedFile, midi_bytes, read_seed, write_midi
+from musegen.io.midi import midi_bytes, write_midi
+from musegen.io.seed import MAX_MSPQ, MIN_MSPQ, Limits, SeedFile, read_seed
 
 M, MM = mido.Message, mido.MetaMessage
 
@@ -331,16 +332,23 @@ def test_channels_follow_symusic_track_split() -> None:
     assert read_seed(type0).channels == {0: 0, 1: 4, 2: 9}
 
 
-def test_channel_fallback_matches_by_name_program_and_drum() -> None:
-    from musegen.io.midi import _channels
-
-    score = Score(480)
-    for name, program, drum in [("a", 0, False), ("b", 0, False), ("k", 0, True)]:
-        track = Track(name, program, drum)
-        track.notes.append(Note(0, 10, 60, 90))
-        score.tracks.append(track)
-    keys = [(9, 0, "k"), (4, 0, "b"), (2, 0, "a"), (None, 0, "a")]  # disagrees with symusic
-    assert _channels(score, keys) == {0: 2, 1: 4, 2: 9}
+def test_channels_when_symusic_splits_tracks_otherwise_than_the_replay() -> None:
+    """Lyrics that are not UTF-8 give symusic a notes-free track the replay does not expect; the
+    tracks are then matched by name, program and drum, and keep the file's channels."""
+    data = smf(
+        [
+            [MM("track_name", name="a"), MM("lyrics", text="\xff\xfe")]
+            + note(4, 60, 10)
+            + note(2, 61, 10),
+            [MM("track_name", name="k")] + note(9, 36, 10),
+            [MM("track_name", name="b"), M("program_change", channel=6, program=5)]
+            + note(6, 62, 10),
+        ]
+    )
+    seed = read_seed(data)
+    assert len(seed.score.tracks) == 5  # a on 2, a on 4, a's lyrics, k, b
+    by_pitch = {n.pitch: seed.channels[i] for i, t in enumerate(seed.score.tracks) for n in t.notes}
+    assert by_pitch == {60: 4, 61: 2, 36: 9, 62: 6}
 
 
 def test_missing_file_and_folder(tmp_path: Path) -> None:
@@ -452,6 +460,25 @@ def test_tempo_zero_is_clamped_with_a_warning() -> None:
     assert [t.qpm for t in seed.score.tempos] == [1000.0, 120.0]
     assert "faster than 1000 BPM clamped" in seed.warnings[0]
     assert seed.data == data  # the bytes stay the user's
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.integers(-(2**31), 2**31 - 1), min_size=1, max_size=4))
+def test_score_seed_tempos_are_clamped_not_wrapped(mspqs: list[int]) -> None:
+    """A symusic Score seed with tempos MIDI cannot hold: each becomes the nearest tempo MIDI
+    can hold (3.58 to 1000 BPM). symusic's writer keeps only the low 24 bits, so 3.5 BPM used
+    to turn into 1000 BPM."""
+    score = Score(480)
+    for i, mspq in enumerate(mspqs):
+        score.tempos.append(Tempo(i * 480, mspq=mspq))
+    track = Track("p", 0, False)
+    track.notes.extend(Note(i * 480, 480, 60 + i, 80) for i in range(len(mspqs)))
+    score.tracks.append(track)
+    seed = read_seed(score)
+    got = sorted((t.time, t.mspq) for t in seed.score.tempos)
+    want = [(i * 480, min(max(m, MIN_MSPQ), MAX_MSPQ)) for i, m in enumerate(mspqs)]
+    assert got == want
+    assert [t.mspq for t in score.tempos] == mspqs  # the caller's Score is not changed
 
 
 # ----------------------------------------------------------------------------- fuzzing

@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 from symusic import Note, Score, Tempo, TimeSignature, Track
 
+from musegen.tokens.controls import control_tokens
 from musegen.tokens.tokenizer import MuseTokenizer
 
 
@@ -112,7 +113,7 @@ def test_bpe_save_load_equal_and_shorter(small_corpus, tmp_path):
     score = Score(str(paths[0]))
     base_len = len(tok.encode(score))
     tok.train_bpe(paths, 800)
-    assert tok.vocab_size == 800
+    assert len(tok.remi) == 800 and tok.vocab_size == 800 + len(control_tokens())
     ids = tok.encode(score)
     assert len(ids) < base_len
     tok.save(tmp_path / "tokenizer.json")

@@ -14,7 +14,9 @@ import pytest
 from musegen.errors import InputError
 from musegen.generate.request import ContinueRequest
 from musegen.generate.to_folder import write_continuations
-from musegen.io.midi import Limits
+from musegen.io.seed import Limits
+from musegen.io.soundfont import find_soundfont
+from musegen.io.synth import fluidsynth_available
 
 M = mido.Message
 
@@ -89,12 +91,10 @@ def _mount_tmpfs(folder: Path, size: str) -> bool:
 
 def test_disk_full_while_writing_audio_keeps_nothing(tiny_checkpoint, tmp_path) -> None:
     """The first stem fits on the disk and the second does not: every file goes, stems too."""
-    from musegen.io import audio as render
-
-    if not render.fluidsynth_available():
+    if not fluidsynth_available():
         pytest.skip("no FluidSynth library")
     try:
-        render.find_soundfont()
+        find_soundfont()
     except Exception:
         pytest.skip("no soundfont")
     disk = tmp_path / "disk"

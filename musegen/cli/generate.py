@@ -96,7 +96,7 @@ def continue_(
     and generation.json into OUT (with -1, -2, ... suffixes for variations)."""
     from musegen.generate.request import ContinueRequest
     from musegen.generate.to_folder import write_continuations
-    from musegen.io.midi import Limits
+    from musegen.io.seed import Limits
 
     request = ContinueRequest(
         bars=bars, variations=variations, style=style, mood=mood, temperature=temperature,
@@ -128,14 +128,14 @@ def render(
 ) -> None:
     """Render a MIDI file to WAV with FluidSynth, offline and sample-accurate."""
     from musegen.io.audio import render as render_wav
-    from musegen.io.midi import read_seed
+    from musegen.io.seed import read_seed
 
     if out.exists() and not force:
         fail(f"{out} exists; pass --force to overwrite it")
-    score = read_seed(midi).score
+    seed = read_seed(midi)
     stems_dir = out.with_name(out.stem + "_stems") if stems else None
-    info = render_wav(score, out, soundfont=soundfont, sample_rate=sample_rate,
-                      bit_depth=bit_depth, stems_dir=stems_dir)  # fmt: skip
+    info = render_wav(seed.score, out, soundfont=soundfont, sample_rate=sample_rate,
+                      bit_depth=bit_depth, stems_dir=stems_dir, channels=seed.channels)  # fmt: skip
     typer.echo(f"{out} ({info['seconds']:.1f} s audio in {info['render_seconds']:.2f} s)")
 
 

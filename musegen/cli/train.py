@@ -16,7 +16,9 @@ from musegen.train.config import TrainConfig  # a dataclass: no torch
 
 @app.command()
 def tokenize(
-    corpus_dir: Path = typer.Option(Path("data/corpus"), "--corpus"),
+    corpus_dirs: list[Path] = typer.Option(  # noqa: B008
+        [Path("data/corpus")], "--corpus", help="corpus folder; repeat to join several"
+    ),
     out: Path = typer.Option(Path("data/cache"), "--out"),
     vocab_size: int = typer.Option(2000, min=100, help="BPE vocabulary size"),
     tokenizer: Path | None = typer.Option(None, help="reuse this tokenizer.json (fine-tuning)"),
@@ -27,7 +29,7 @@ def tokenize(
     from musegen.tokens.tokenizer import MuseTokenizer
 
     tok = MuseTokenizer.load(tokenizer) if tokenizer else None
-    path = build_shards(corpus_dir, out, tokenizer=tok, vocab_size=vocab_size, jobs=jobs)
+    path = build_shards(corpus_dirs, out, tokenizer=tok, vocab_size=vocab_size, jobs=jobs)
     shards = Shards.open(path)
     counts = {s: len(shards.pieces(s)) for s in ("train", "validation", "test")}
     typer.echo(
@@ -52,7 +54,8 @@ def train(
     val_every val_windows checkpoint_every accelerator devices num_nodes strategy precision
     compile num_workers threads seed init_from unconditioned condition_every_layer
     opening_weight opening_tokens ema_decay mode_switch piano_share transpose_share
-    transpose_range style_contrast mood_contrast
+    transpose_range plan_dropout plan_bar_dropout infill_share infill_max_bars style_contrast
+    mood_contrast
     """
     from musegen.train.fit import fit
 

@@ -420,6 +420,16 @@ def _source_module(name: str):
     return importlib.import_module(f"musegen.data.sources.{NAMED_SOURCES[name]}")
 
 
+def split_partner(row: dict) -> str | None:
+    """The id of the piece whose split this one must share (an MMA band arrangement shares
+    its POP909 song's), or None."""
+    name, _, key = str(row.get("source", "")).partition(":")
+    if name not in NAMED_SOURCES:
+        return None
+    song_of = getattr(_source_module(name), "song_of", None)
+    return song_of(key) if song_of else None
+
+
 def _convert_named_source(task: tuple[str, str, str]) -> dict:
     """Worker: one piece of a named dataset through its own converter."""
     name, key, out_dir = task

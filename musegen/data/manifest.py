@@ -19,7 +19,7 @@ from musegen.music import labels
 MANIFEST_FIELDS = [
     "id", "path", "source", "repertory", "composer", "title", "style", "mood", "key", "mode",
     "tempo", "time_signature", "notes", "bars", "seconds", "licence_note", "commercial_use",
-    "sha256", "onset_density", "arousal",
+    "sha256", "onset_density", "arousal", "split",
 ]  # fmt: skip
 
 

@@ -11,6 +11,7 @@ import hashlib
 import json
 import math
 import multiprocessing
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,11 +26,22 @@ from musegen.data.augment import (
     to_piano,
     transpose,
 )
+from musegen.data.corpus import split_partner
 from musegen.data.manifest import read_manifest
 from musegen.io.files import atomic_write_bytes
 from musegen.model.loss import IGNORE
 from musegen.music.labels import MODE_OF_MOOD
 from musegen.progress import progress_bar
+from musegen.tokens.controls import ANY, PLAN_KINDS, control_tokens
+from musegen.tokens.layout import (
+    PLAN_WIDTH,
+    bar_plan_codes,
+    infill_layout,
+    plan_from_codes,
+    plan_ids,
+    split_bars,
+    with_plans,
+)
 from musegen.tokens.tokenizer import MOOD, MuseTokenizer
 
 SPLITS = ("train", "validation", "test")
@@ -39,18 +51,26 @@ def assign_splits(rows: list[dict], held_out: float = 0.05) -> dict[str, str]:
     """Fixed piece-level split, stratified by style: `held_out` each to validation and test.
 
     Pieces are ordered by a hash of their id, so the split never depends on build order and
-    adding pieces does not move existing ones between splits more than necessary.
+    adding pieces does not move existing ones between splits more than necessary. A source's
+    own split (the manifest's `split`) is kept; a piece that shares its notes with another
+    (corpus.split_partner) goes where that one goes.
     """
+    split = {r["id"]: r["split"] for r in rows if r.get("split") in SPLITS}
+    ids = {r["id"] for r in rows}
+    partner = {r["id"]: split_partner(r) for r in rows if r["id"] not in split}
+    partner = {piece: other for piece, other in partner.items() if other in ids}
     by_style: dict[str, list[str]] = {}
     for r in rows:
-        by_style.setdefault(r["style"], []).append(r["id"])
-    split = {}
+        if r["id"] not in split and r["id"] not in partner:
+            by_style.setdefault(r["style"], []).append(r["id"])
     for ids in by_style.values():
         ids = sorted(ids, key=lambda i: hashlib.sha256(i.encode()).hexdigest())
         n = len(ids)
         n_held = max(1, round(n * held_out)) if n >= 3 else 0
         for k, piece in enumerate(ids):
             split[piece] = "test" if k < n_held else "validation" if k < 2 * n_held else "train"
+    for piece, other in partner.items():
+        split[piece] = split.get(other, "train")
     return split
 
 
@@ -60,15 +80,18 @@ class Shards:
 
     root: Path
     tokens: np.ndarray  # (N,) uint16
-    index: list[dict]  # id, offset, length, style, mood, split, notes
+    index: list[dict]  # id, offset, length, style, mood, split, notes, plan_offset
     tokenizer: MuseTokenizer
+    plans: np.ndarray  # (bars, PLAN_WIDTH) uint8: every piece's bar plans (bar_plan_codes)
 
     @classmethod
     def open(cls, root: str | Path) -> Shards:
         root = Path(root)
         meta = json.loads((root / "index.json").read_text())
         tokens = np.memmap(root / "tokens.bin", dtype=np.uint16, mode="r")
-        return cls(root, tokens, meta["pieces"], MuseTokenizer.load(root / "tokenizer.json"))
+        plans = np.fromfile(root / "plans.bin", dtype=np.uint8).reshape(-1, PLAN_WIDTH)
+        tok = MuseTokenizer.load(root / "tokenizer.json")
+        return cls(root, tokens, meta["pieces"], tok, plans)
 
     def pieces(self, split: str) -> list[dict]:
         return [p for p in self.index if p["split"] == split]
@@ -76,19 +99,26 @@ class Shards:
     def piece_tokens(self, piece: dict) -> np.ndarray:
         return np.asarray(self.tokens[piece["offset"] : piece["offset"] + piece["length"]])
 
+    def piece_plans(self, piece: dict) -> np.ndarray:
+        """(bars, PLAN_WIDTH): the plan codes of each of the piece's Bar tokens."""
+        bars = int(self.tokenizer.bar_count[self.piece_tokens(piece).astype(np.int64)].sum())
+        return self.plans[piece["plan_offset"] : piece["plan_offset"] + bars]
+
 
 # Raised when MuseTokenizer.encode changes what a file becomes, so old shards are rebuilt.
 # 2: meters missing from the vocabulary are written as one of the same bar length (or a bar
 #    as equal bars of one), and a pickup bar in a meter with no token ends a full bar of
 #    the next meter (MuseTokenizer.in_vocab_meters).
-ENCODING = 2
+# 3: every bar's plan (its attributes) is stored beside the tokens (plans.bin).
+ENCODING = 3
 
 
-def shard_key(tokenizer_path: Path, manifest_path: Path) -> str:
-    """Cache key: the encoding's version, the tokenizer's parameters and the manifest's bytes."""
+def shard_key(tokenizer_path: Path, manifest_paths: Sequence[Path]) -> str:
+    """Cache key: the encoding's version, the tokenizer's parameters and the manifests' bytes."""
     digest = hashlib.sha256(f"encoding {ENCODING}".encode())
     digest.update(tokenizer_path.read_bytes())
-    digest.update(manifest_path.read_bytes())
+    for path in manifest_paths:
+        digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
 
 
@@ -101,16 +131,16 @@ def _init_worker(tokenizer_path: str) -> None:
     _worker_tokenizer = MuseTokenizer.load(tokenizer_path)
 
 
-def _encode_file(path: str) -> tuple[list[int], str]:
-
+def _encode_file(path: str) -> tuple[list[int], np.ndarray, str]:
     try:
-        return _worker_tokenizer.encode(Score(path)), ""
+        ids = _worker_tokenizer.encode(Score(path))
+        return ids, bar_plan_codes(_worker_tokenizer, ids), ""
     except Exception as exc:  # a bad file is skipped and listed, never fatal
-        return [], f"{type(exc).__name__}: {exc}"
+        return [], np.zeros((0, PLAN_WIDTH), np.uint8), f"{type(exc).__name__}: {exc}"
 
 
 def build_shards(
-    corpus: Path,
+    corpus: Path | Sequence[Path],
     out: Path,
     *,
     tokenizer: MuseTokenizer | None = None,
@@ -119,42 +149,49 @@ def build_shards(
     jobs: int = 2,
     progress: bool = True,
 ) -> Path:
-    """Tokenize `corpus` into `out` (tokens.bin, index.json, tokenizer.json); cached by key.
+    """Tokenize one corpus or several into `out` (tokens.bin, plans.bin, index.json,
+    tokenizer.json); cached by key.
 
     Without a tokenizer, one is created for the corpus styles and BPE is trained on (up to
-    `bpe_files` of) the training pieces.
+    `bpe_files` of) the training pieces. A given tokenizer (fine-tuning a checkpoint) keeps
+    its ids and gains the styles it lacks and the control tokens (MuseTokenizer.with_extra).
     """
-
-    rows = read_manifest(corpus)
+    corpora = [Path(corpus)] if isinstance(corpus, (str, Path)) else [Path(c) for c in corpus]
+    rows = []
+    for folder in corpora:
+        for r in read_manifest(folder):
+            rows.append({**r, "path": str(folder / r["path"])})
     if not rows:
-        raise ValueError(f"{corpus}/manifest.csv lists no pieces")
+        raise ValueError(f"{', '.join(map(str, corpora))}: the manifests list no pieces")
     split = assign_splits(rows)
     out.mkdir(parents=True, exist_ok=True)
     tok_path = out / "tokenizer.json"
     styles = sorted({r["style"] for r in rows})
+    if tokenizer is not None:
+        tokenizer = tokenizer.with_extra([*control_tokens(), *(f"Style_{s}" for s in styles)])
     if tokenizer is None and tok_path.exists():
         previous = MuseTokenizer.load(tok_path)  # BPE is the slow part: reuse when it fits
-        if previous.styles == styles and previous.vocab_size == vocab_size:
+        if previous.styles == styles and len(previous.remi) == vocab_size:
             tokenizer = previous
     if tokenizer is None:
         tokenizer = MuseTokenizer.create(styles)
         train_rows = [r for r in rows if split[r["id"]] == "train"]
         step = max(1, len(train_rows) // bpe_files)
-        paths = [corpus / r["path"] for r in train_rows[::step]]
-        if vocab_size > tokenizer.vocab_size:
+        paths = [Path(r["path"]) for r in train_rows[::step]]
+        if vocab_size > len(tokenizer.remi):
             tokenizer.train_bpe(paths, vocab_size)
     if tokenizer.vocab_size > np.iinfo(np.uint16).max:
         raise ValueError(f"vocabulary of {tokenizer.vocab_size} does not fit uint16 shards")
     tokenizer.save(tok_path)
-    key = shard_key(tok_path, corpus / "manifest.csv")
+    key = shard_key(tok_path, [c / "manifest.csv" for c in corpora])
     meta_path = out / "index.json"
     if meta_path.exists() and json.loads(meta_path.read_text()).get("key") == key:
         return out
 
     notes_per_id = note_counts(tokenizer)
-    paths = [str(corpus / r["path"]) for r in rows]
+    paths = [r["path"] for r in rows]
     ctx = multiprocessing.get_context("fork")
-    results: list[tuple[list[int], str]] = []
+    results: list[tuple[list[int], np.ndarray, str]] = []
     with (
         progress_bar(progress) as bar,
         ctx.Pool(max(1, jobs), _init_worker, (str(tok_path),)) as pool,
@@ -164,21 +201,25 @@ def build_shards(
             results.append(result)
             bar.advance(task)
 
-    pieces, chunks, offset, failures = [], [], 0, []
-    for r, (ids, error) in zip(rows, results, strict=True):
+    pieces, chunks, plan_chunks, offset, plan_offset, failures = [], [], [], 0, 0, []
+    for r, (ids, plans, error) in zip(rows, results, strict=True):
         if not ids:
             failures.append({"id": r["id"], "reason": error or "no tokens"})
             continue
         arr = np.asarray(ids, dtype=np.uint16)
         chunks.append(arr)
+        plan_chunks.append(plans)
         pieces.append({
             "id": r["id"], "offset": offset, "length": len(arr), "style": r["style"],
             "mood": r["mood"], "split": split[r["id"]], "notes": int(notes_per_id[arr].sum()),
-            "bars": int(r["bars"]),
+            "bars": int(r["bars"]), "plan_offset": plan_offset, "source": r.get("source", ""),
         })  # fmt: skip
         offset += len(arr)
+        plan_offset += len(plans)
     tokens = np.concatenate(chunks) if chunks else np.zeros(0, np.uint16)
+    plans = np.concatenate(plan_chunks) if plan_chunks else np.zeros((0, PLAN_WIDTH), np.uint8)
     atomic_write_bytes(out / "tokens.bin", tokens.tobytes())
+    atomic_write_bytes(out / "plans.bin", plans.tobytes())
     meta = {"key": key, "tokens": int(len(tokens)), "pieces": pieces, "failures": failures}
     atomic_write_bytes(meta_path, json.dumps(meta).encode())
     return out
@@ -215,6 +256,10 @@ class WindowSampler:
     piano_share: float = 0.0  # share of pieces reduced to one piano (musegen.augment)
     transpose_share: float = 0.0  # share of pieces transposed by 1..transpose_range semitones
     transpose_range: int = 3
+    plan_dropout: float = 0.25  # share of pieces whose plans of one kind are all "any"
+    plan_bar_dropout: float = 0.1  # share of the other bars whose plan of a kind is "any"
+    infill_share: float = 0.0  # share of pieces laid out fill-in-the-middle (tokens.layout)
+    infill_max_bars: int = 8
 
     def __post_init__(self) -> None:
         self.pieces = self.shards.pieces(self.split)
@@ -243,6 +288,47 @@ class WindowSampler:
         self.pad = tok.pad_id
         self.eos = tok.eos_id
         self.keys: dict[int, tuple[int, str]] = {}
+        self.controls = tok.has_controls
+        self.bar_count = tok.bar_count
+        if self.controls and self.mode_switch:
+            raise ValueError("mode_switch can not be used with bar plans: the plans name the key")
+
+    def _with_plans(self, i: int, ids: np.ndarray, first_bar: int, shift: int, used: int,
+                    rng: np.random.Generator) -> np.ndarray:  # fmt: skip
+        """Piece i's ids (from its bar `first_bar` on, transposed by `shift`) with every bar's
+        plan before it, some kinds dropped to "any"; or, for `infill_share` of pieces, laid
+        out fill-in-the-middle around a region of bars and tracks (tokens.layout)."""
+        tok = self.shards.tokenizer
+        bars = split_bars(ids, self.starts_bar)
+        codes = self.shards.piece_plans(self.pieces[i])[first_bar : first_bar + len(bars)]
+        plans: list[dict[str, str]] = [plan_from_codes(row, shift) for row in codes]
+        plans += [{} for _ in range(len(bars) - len(plans))]  # a bar the plans lack: any
+        for kind in PLAN_KINDS:
+            if rng.random() < self.plan_dropout:
+                drop = np.ones(len(bars), dtype=bool)
+            else:
+                drop = rng.random(len(bars)) < self.plan_bar_dropout
+            for plan, dropped in zip(plans, drop, strict=True):
+                if dropped:
+                    plan[kind] = ANY
+        if self.infill_share and len(bars) >= 2 and rng.random() < self.infill_share:
+            # Only bars that fit the rest of the window, with room for the region twice.
+            room = self.context + 1 - used - 4
+            sizes = np.cumsum([len(b) + len(PLAN_KINDS) + 1 for b in bars])
+            fit = int(np.searchsorted(sizes, room * 0.7, side="right"))
+            if fit >= 2:
+                length = int(rng.integers(1, min(self.infill_max_bars, fit - 1) + 1))
+                start = int(rng.integers(0, fit - length + 1))
+                programs = None
+                if rng.random() < 0.5:  # one track (add a part) rather than whole bars
+                    found = sorted({int(t.split("_")[1]) for t in tok.to_base(
+                        [i for bar in bars[start : start + length] for i in bar])
+                        if t.startswith("Program_")})  # fmt: skip
+                    programs = {int(rng.choice(found))} if len(found) > 1 else None
+                context, middle = infill_layout(tok, bars[:fit], plans[:fit],
+                                                (start, start + length), programs)  # fmt: skip
+                return np.asarray(context + middle, dtype=np.int64)
+        return np.asarray(with_plans(tok, bars, plans), dtype=np.int64)
 
     def window(self, k: int) -> tuple[np.ndarray, np.ndarray]:
         """(inputs, targets) of length `context` for sample number k (see _window)."""
@@ -278,14 +364,20 @@ class WindowSampler:
         while used < self.context + 1 - self.min_fill:
             i = self._pick(rng)
             ids = self.shards.piece_tokens(self.pieces[i])
+            first_bar = 0
             if not seq:  # the first piece may start at any bar line, later ones at the start
                 body = self.context - 1  # conditions (2) + body + EOS, shifted by one
                 bar_starts = np.flatnonzero(self.starts_bar[ids])
                 candidates = bar_starts[bar_starts <= max(0, len(ids) - body // 2)]
-                ids = ids[int(rng.choice(candidates)) if len(candidates) else 0 :]
+                start = int(rng.choice(candidates)) if len(candidates) else 0
+                first_bar = int(self.bar_count[ids[:start].astype(np.int64)].sum())
+                ids = ids[start:]
             cond = self._conditions(i, rng)
+            shift = 0
             if self.mode_switch or self.piano_share or self.transpose_share:
-                ids, cond = self._augment(i, ids, cond, rng)
+                ids, cond, shift = self._augment(i, ids, cond, rng)
+            if self.controls:
+                ids = self._with_plans(i, ids, first_bar, shift, used, rng)
             cond_positions += [used, used + 1]
             part = np.concatenate([cond, ids, [self.eos]])
             seq.append(part)
@@ -319,9 +411,10 @@ class WindowSampler:
 
     def _augment(
         self, i: int, ids: np.ndarray, cond: list[int], rng: np.random.Generator
-    ) -> tuple[np.ndarray, list[int]]:
-        """Piece i's ids (from a bar line on) and labels after the augmentations drawn for it:
-        a switch to the parallel mode, a piano reduction, a transposition (musegen.augment)."""
+    ) -> tuple[np.ndarray, list[int], int]:
+        """Piece i's ids (from a bar line on), labels and transposition after the augmentations
+        drawn for it: a switch to the parallel mode, a piano reduction, a transposition
+        (musegen.augment)."""
         tok = self.shards.tokenizer
         key = None
         if self.mode_switch and rng.random() < self.mode_switch:
@@ -332,7 +425,7 @@ class WindowSampler:
             shift = int(rng.choice([s for s in range(-self.transpose_range,
                                                      self.transpose_range + 1) if s]))  # fmt: skip
         if not (key or piano or shift):
-            return ids, cond
+            return ids, cond, 0
         base = tok.to_base(ids)
         if key:
             bars = sum(t.startswith("Bar_") for t in base)
@@ -344,8 +437,9 @@ class WindowSampler:
         if piano:
             base = to_piano(base)
         if shift:
-            base = transpose(base, shift) or base  # None: a note would leave the range
-        return np.asarray(tok.from_base(base)), cond
+            moved = transpose(base, shift)  # None: a note would leave the range
+            base, shift = (moved, shift) if moved else (base, 0)
+        return np.asarray(tok.from_base(base)), cond, shift
 
     def _switch_key(self, i: int) -> tuple[int, str] | None:
         """Piece i's (tonic, mode) when it can be switched: its label and its notes name the
@@ -358,9 +452,20 @@ class WindowSampler:
         return self.keys[i] if self.keys[i][1] == MODE_OF_MOOD[mood] else None
 
     def _pack(self, cond: list[int], ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """One piece (or its chunk) alone, padded: the fixed evaluation windows."""
+        """One piece (or its chunk) alone, padded: the fixed evaluation windows.
+
+        With controls every bar's plan is "any" and is not scored: the windows measure the
+        music alone, as for a model without plans.
+        """
+        if self.controls:
+            tok = self.shards.tokenizer
+            any_plan = plan_ids(tok, None)
+            ids = np.asarray([j for i in ids[: self.context]
+                              for j in ([*any_plan, int(i)] if self.starts_bar[i] else [int(i)])])
         inputs, targets = self._shift(np.concatenate([cond, ids[: self.context - 1], [self.eos]]))
         targets[0] = IGNORE  # predicting the mood from the style is not music
+        if self.controls:
+            targets[np.isin(targets, any_plan)] = IGNORE
         return inputs, targets
 
     def evaluation_windows(self, max_windows: int | None = None):

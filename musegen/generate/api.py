@@ -16,8 +16,9 @@ from musegen.errors import InputError
 from musegen.generate.continuation import Generated, generate_continuations
 from musegen.generate.request import ContinueRequest
 from musegen.io.audio import render
-from musegen.io.midi import Limits, SeedFile, midi_bytes, read_seed, write_midi
+from musegen.io.midi import midi_bytes, write_midi
 from musegen.io.pianoroll import plot_pianoroll
+from musegen.io.seed import Limits, SeedFile, read_seed
 from musegen.model.transformer import compiled_for_decoding
 
 GENERATED_NOTICE = (
@@ -46,7 +47,7 @@ class MidiResult:
 
     def render(self, path: str | os.PathLike, **kwargs) -> dict:
         """Render to WAV with FluidSynth (see musegen.io.audio.render for options)."""
-        return render(self.score, path, **kwargs)
+        return render(self.score, path, **{"channels": self.channels, **kwargs})
 
     def plot(
         self, path: str | os.PathLike, split_tick: int | None = None, title: str | None = None
@@ -113,8 +114,8 @@ class MuseGen:
 
         Args:
             midi: the seed: a path, MIDI bytes, a symusic Score, a pretty_midi.PrettyMIDI, a
-                mido.MidiFile, or a `musegen.io.midi.SeedFile` already read (not read again).
-            limits: the seed's size limits (`musegen.io.midi.Limits`).
+                mido.MidiFile, or a `musegen.io.seed.SeedFile` already read (not read again).
+            limits: the seed's size limits (`musegen.io.seed.Limits`).
             progress: called with (tokens generated, -1) while decoding.
             notice: called with one line for each thing the user should know (stand-ins...).
             options: any field of `musegen.ContinueRequest`: style, mood, temperature, top_k,

@@ -17,11 +17,15 @@ from symusic import Note, Score, Track
 
 from musegen.checkpoint.folder import Checkpoint
 from musegen.errors import InputError
+from musegen.generate.plans import allowed_plans
 from musegen.generate.request import ContinueRequest
 from musegen.model.sampling import generate
 from musegen.music import instruments as programs
 from musegen.music import labels, timeline
+from musegen.tokens.controls import KEY, control_tokens, kind_of
 from musegen.tokens.grammar import DRUMS, Constraints, Grammar, GrammarState
+from musegen.tokens.layout import plans_of_ids, split_bars, with_plans
+from musegen.tokens.plan_grammar import PlanGrammar
 
 
 @dataclass
@@ -74,16 +78,25 @@ def _generate(ckpt, seed, options, channels, progress, notice) -> list[Generated
     if options.programs is None:  # an explicit choice of programs is the user's own
         stand_in = programs.stand_ins(seed, ckpt.programs, options.style)
     _tell_stand_ins(seed, stand_in, options.style, notice)
-    constraints = _constraints(seed, meter, options, stand_in)
+    planned = tok.has_controls
+    constraints = _constraints(seed, meter, options, stand_in, scale_mask=not planned)
     grammar = Grammar(tok, constraints)
     if not grammar.writes_notes:
         raise InputError(_no_note_message(options, grammar.known_pitches))
 
     seed_ids = tok.encode(programs.as_seen(seed, stand_in))
+    starts = tok.starts_bar  # where a prompt may be cut: a bar's first id, or its plan's
+    seed_plans: list[dict] = []
+    if planned:  # every seed bar with the plan its music has; new bars' plans as asked
+        seed_plans = plans_of_ids(tok, seed_ids)
+        seed_ids = with_plans(tok, split_bars(seed_ids, tok.starts_bar), seed_plans)
+        grammar = PlanGrammar(grammar, allowed_plans(options, seed_plans))
+        starts = np.zeros(tok.vocab_size, dtype=bool)
+        starts[[tok.token_id(name) for name in control_tokens() if kind_of(name) == KEY]] = True
     context = model.config.context
     per_bar = len(seed_ids) / max(1, len(timeline.bar_lines(seed, seed_end)) - 1)
     budget = min(context // 2, int(per_bar * options.bars * 1.5) + 32)
-    prompt_ids = _crop_at_bar(seed_ids, context - 2 - budget, tok.starts_bar)
+    prompt_ids = _crop_at_bar(seed_ids, context - 2 - budget, starts)
     if len(prompt_ids) < len(seed_ids) and notice:
         notice(f"the seed does not fit the model's context with room for {options.bars} new "
                f"bars: the prompt keeps its last {len(prompt_ids)} of {len(seed_ids)} tokens, "
@@ -107,7 +120,7 @@ def _generate(ckpt, seed, options, channels, progress, notice) -> list[Generated
         # one by one with their history re-cropped at a bar line.
         batch = rows if n_generated == 0 else rows[:1]
         crop = len(prompt_ids) if n_generated == 0 else context - 2 - budget
-        prompts = [cond + _crop_at_bar(histories[r], crop, tok.starts_bar) for r in batch]
+        prompts = [cond + _crop_at_bar(histories[r], crop, starts) for r in batch]
         width = len(prompts[0])
         prompt = torch.tensor(prompts)
         uncond = torch.tensor([neg + p[2:] for neg in negatives for p in prompts])  # negative-major
@@ -228,7 +241,8 @@ def _tell_stand_ins(seed: Score, stand_in: dict, style: str | None, notice) -> N
 
 
 def _constraints(seed: Score, meter: timeline.Meter, options: ContinueRequest,
-                 stand_in: dict[int, int | None]) -> Constraints:  # fmt: skip
+                 stand_in: dict[int, int | None],
+                 scale_mask: bool = True) -> Constraints:  # fmt: skip
     chosen = options.programs
     if chosen is None:
         chosen = {
@@ -241,7 +255,7 @@ def _constraints(seed: Score, meter: timeline.Meter, options: ContinueRequest,
                 "; choose instruments to generate with `programs`, e.g. 40,42"
             )
     scale = None
-    if options.key:
+    if options.key and scale_mask:  # a checkpoint with plans is asked through them instead
         tonic, mode = labels.parse_key(options.key)
         scale = labels.scale_pitch_classes(tonic, mode)
     return Constraints(

@@ -41,10 +41,15 @@ class ContinueRequest:
     guidance: float | None = None  # None: STYLE_GUIDANCE with a style, else 1 (off)
     variations: int = 1
     seed: int = 0
-    key: str | None = None  # e.g. "C:major": new pitches stay in its scale
+    key: str | None = None  # e.g. "C:major": the bars' plan (or, without plans, the scale)
     pitch_range: tuple[int, int] | None = None
     programs: list[int] | None = None  # GM programs (0-127) for the new material, -1 = drums
-    mood_candidates: int = 4  # with a mood: candidates decoded per variation (rejection, opt-in)
+    # Bar plans (checkpoints with controls): a level for every new bar, or one per new bar
+    # (None in a list: that bar's level is the model's own); None: the model plans it.
+    density: int | list[int | None] | None = None  # 1 (whole notes) .. 6 (fills)
+    polyphony: int | list[int | None] | None = None  # notes sounding together, 1 .. 6
+    register: int | list[int | None] | None = None  # 1 (bass) .. 5 (above C6)
+    mood_candidates: int = 1  # with a mood: candidates decoded per variation (rejection, opt-in)
     guide_against: str = GUIDE_AGAINST[0]  # see continuation.negative_conditions
     sampling: SamplingConfig = field(init=False, repr=False, compare=False)
 
@@ -71,6 +76,16 @@ class ContinueRequest:
                 raise InputError(
                     f"`pitch_range` {low}-{high} is invalid: use LOW-HIGH within 0-127"
                 )
+        for name, top in (("density", 6), ("polyphony", 6), ("register", 5)):
+            levels = getattr(self, name)
+            if isinstance(levels, (list, tuple)):
+                if len(levels) != self.bars:
+                    raise InputError(f"`{name}` lists {len(levels)} levels for {self.bars} bars: "
+                                     "give one level, or one per new bar")  # fmt: skip
+                setattr(self, name, levels := list(levels))
+            for level in levels if isinstance(levels, list) else [levels]:
+                if level is not None and not (isinstance(level, int) and 1 <= level <= top):
+                    raise InputError(f"`{name}` {level!r} is out of range: use 1 to {top}")
         for p in self.programs or []:
             if not -1 <= p <= 127:
                 raise InputError(f"`programs`: {p} is not a GM program (0-127, or -1 for drums)")

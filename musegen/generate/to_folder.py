@@ -18,9 +18,9 @@ from musegen.data.originality import OriginalityIndex
 from musegen.errors import InputError, RenderError
 from musegen.generate.api import MuseGen
 from musegen.generate.request import ContinueRequest
-from musegen.io.audio import find_soundfont
 from musegen.io.files import atomic_write_bytes
-from musegen.io.midi import Limits, read_seed
+from musegen.io.seed import Limits, read_seed
+from musegen.io.soundfont import find_soundfont
 from musegen.progress import progress_bar
 
 

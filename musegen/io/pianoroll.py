@@ -14,7 +14,7 @@ from symusic import Score
 
 from musegen.errors import InputError
 from musegen.io.files import atomic_open
-from musegen.io.midi import as_score
+from musegen.io.seed import as_score
 from musegen.music.timeline import bar_lines, end_tick, seconds_at
 
 SEED_COLOUR = "#4C72B0"

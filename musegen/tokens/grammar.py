@@ -43,6 +43,7 @@ class GrammarState:
     last_pitch: np.ndarray = field(default=None)  # (B, SLOTS) per program at this Position
     notes_here: np.ndarray = field(default=None)  # (B,) notes at the current Position
     bar_notes: np.ndarray = field(default=None)  # (B,) notes since the last Bar
+    plan_step: np.ndarray = field(default=None)  # (B,) plan tokens written before the next Bar
 
 
 NONE = -9  # no program yet; also "the id leaves this value as it was"
@@ -264,6 +265,7 @@ class Grammar:
             last_pitch=np.full((batch, SLOTS), -1, dtype=np.int64),
             notes_here=np.zeros(batch, dtype=np.int64),
             bar_notes=np.ones(batch, dtype=np.int64),  # the opening Bar closes no new bar
+            plan_step=np.zeros(batch, dtype=np.int64),
         )
 
     def mask(self, state: GrammarState) -> torch.Tensor:

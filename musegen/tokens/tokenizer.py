@@ -6,8 +6,9 @@ put every track in one stream; TimeSig and Tempo tokens carry the meter and temp
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import NamedTuple
@@ -18,6 +19,7 @@ from symusic import Score, TimeSignature
 
 from musegen.music import timeline
 from musegen.music.labels import MOODS
+from musegen.tokens.controls import control_tokens
 
 ANY = "any"
 PITCH_RANGE = (21, 109)  # MIDI pitches with a Pitch token: A0 to C8 (upper bound exclusive)
@@ -72,26 +74,54 @@ class GenerationMeter(NamedTuple):
     positions: int
 
 
+EXTRA_KEY = "musegen_extra_tokens"  # where tokenizer.json lists the tokens after miditok's
+
+
 @dataclass
 class MuseTokenizer:
-    """A trained miditok REMI tokenizer plus the id lookups that sampling needs."""
+    """A trained miditok REMI tokenizer plus the id lookups that sampling needs.
+
+    `extra` names tokens that are not miditok's (musegen.tokens.controls, styles added to a
+    trained vocabulary): they take the ids after miditok's, so adding them never moves an id.
+    """
 
     remi: miditok.REMI
+    extra: list[str] = field(default_factory=list)
 
     # ------------------------------------------------------------------ creation / files
     @classmethod
-    def create(cls, styles: Sequence[str], moods: Sequence[str] = MOODS) -> MuseTokenizer:
-        return cls(miditok.REMI(tokenizer_config(styles, moods)))
+    def create(
+        cls, styles: Sequence[str], moods: Sequence[str] = MOODS, controls: bool = True
+    ) -> MuseTokenizer:
+        """A new tokenizer; `controls` adds the bar-plan and infill tokens."""
+        return cls(miditok.REMI(tokenizer_config(styles, moods)),
+                   control_tokens() if controls else [])  # fmt: skip
 
     @classmethod
     def load(cls, path: str | Path) -> MuseTokenizer:
-        return cls(miditok.REMI(params=Path(path)))
+        remi = miditok.REMI(params=Path(path))
+        extra = list(getattr(remi, EXTRA_KEY, []))  # miditok keeps unknown keys as attributes
+        return cls(remi, extra)
 
     def save(self, path: str | Path) -> Path:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         self.remi.save(path)
+        if self.extra:
+            params = json.loads(path.read_text())
+            params[EXTRA_KEY] = self.extra
+            path.write_text(json.dumps(params))
         return path
+
+    def with_extra(self, names: Sequence[str]) -> MuseTokenizer:
+        """This vocabulary plus the named tokens it lacks, at new ids after the last."""
+        known = set(self.remi.vocab) | set(self.extra)
+        extra = list(self.extra) + [n for n in dict.fromkeys(names) if n not in known]
+        return MuseTokenizer(self.remi, extra)
+
+    @property
+    def has_controls(self) -> bool:
+        return bool(self.extra) and control_tokens()[0] in self._extra_ids
 
     def train_bpe(self, midi_paths: Sequence[Path], vocab_size: int) -> None:
         """Learn BPE merges on the base tokens of these files (merges stay inside a bar)."""
@@ -99,12 +129,20 @@ class MuseTokenizer:
         self.__dict__.pop("base_tokens", None)
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, MuseTokenizer) and self.remi == other.remi
+        return (isinstance(other, MuseTokenizer) and self.remi == other.remi
+                and self.extra == other.extra)  # fmt: skip
 
     # ------------------------------------------------------------------ vocabulary
     @property
     def vocab_size(self) -> int:
-        return len(self.remi)
+        return len(self.remi) + len(self.extra)
+
+    @cached_property
+    def _extra_ids(self) -> dict[str, int]:
+        return {name: len(self.remi) + i for i, name in enumerate(self.extra)}
+
+    def is_extra(self, i: int) -> bool:
+        return i >= len(self.remi)
 
     @property
     def styles(self) -> list[str]:
@@ -115,12 +153,14 @@ class MuseTokenizer:
         return self._condition_names(MOOD)
 
     def _condition_names(self, kind: str) -> list[str]:
-        names = [t.split("_", 1)[1] for t in self.remi.special_tokens if t.startswith(kind + "_")]
+        tokens = [*self.remi.special_tokens, *self.extra]
+        names = [t.split("_", 1)[1] for t in tokens if t.startswith(kind + "_")]
         return [n for n in names if n != ANY]
 
     def token_id(self, base_token: str) -> int:
-        """Id of a special (condition) token, e.g. "Style_chorale"; these are never merged."""
-        return self.remi.vocab[base_token]
+        """Id of a special (condition) or extra token, e.g. "Style_chorale"; never merged."""
+        found = self._extra_ids.get(base_token)
+        return self.remi.vocab[base_token] if found is None else found
 
     def condition_ids(self, style: str | None, mood: str | None) -> list[int]:
         """[Style_x, Mood_y]; None means the "any" token. Unknown names raise ValueError."""
@@ -152,11 +192,12 @@ class MuseTokenizer:
     @cached_property
     def base_tokens(self) -> list[list[str]]:
         """For each id of the (BPE) vocabulary, the base tokens it stands for."""
+        n = len(self.remi)
         if not self.remi.is_trained:
-            return [[self.remi[i]] for i in range(self.vocab_size)]
-        seqs = [miditok.TokSequence(ids=[i], are_ids_encoded=True) for i in range(self.vocab_size)]
+            return [[self.remi[i]] for i in range(n)] + [[name] for name in self.extra]
+        seqs = [miditok.TokSequence(ids=[i], are_ids_encoded=True) for i in range(n)]
         self.remi.decode_token_ids(seqs)  # each BPE id to the base tokens it stands for
-        return [seq.tokens for seq in seqs]
+        return [seq.tokens for seq in seqs] + [[name] for name in self.extra]
 
     @cached_property
     def bar_count(self) -> np.ndarray:
@@ -252,24 +293,30 @@ class MuseTokenizer:
 
     def decode(self, ids: Iterable[int]) -> Score:
         """A symusic Score (at the tokenizer's own ticks per quarter) from piece token ids."""
-        specials = set(self.remi.special_tokens_ids)
-        ids = [int(i) for i in ids if int(i) not in specials]
+        specials, n = set(self.remi.special_tokens_ids), len(self.remi)
+        ids = [int(i) for i in ids if int(i) not in specials and int(i) < n]
         return self.remi.decode(ids) if ids else Score(self.remi.time_division)
 
     def from_base(self, tokens: Sequence[str]) -> list[int]:
         """Ids (BPE-encoded when trained) of a sequence of base token strings; to_base inverse."""
-        # One sequence per bar, as the tokenizer encodes scores (merges stay inside a bar).
-        bars: list[list[str]] = []
+        # One sequence per bar, as the tokenizer encodes scores (merges stay inside a bar);
+        # extra tokens stand alone, never merged.
+        runs: list[list[str] | int] = []
         for t in tokens:
-            if t.startswith("Bar_") or not bars:
-                bars.append([])
-            bars[-1].append(t)
-        seqs = [miditok.TokSequence(tokens=bar) for bar in bars]
+            if t in self._extra_ids:
+                runs.append(self._extra_ids[t])
+            else:
+                if t.startswith("Bar_") or not runs or not isinstance(runs[-1], list):
+                    runs.append([])
+                runs[-1].append(t)
+        seqs = [miditok.TokSequence(tokens=run) for run in runs if isinstance(run, list)]
         for seq in seqs:
             self.remi.complete_sequence(seq)
         if self.remi.is_trained and seqs:
             self.remi.encode_token_ids(seqs)
-        return [int(i) for seq in seqs for i in seq.ids]
+        encoded = iter(seqs)
+        return [i for run in runs
+                for i in ([run] if isinstance(run, int) else map(int, next(encoded).ids))]
 
     def to_base(self, ids: Iterable[int]) -> list[str]:
         """Base token strings of a sequence of ids (for grammar checks and debugging)."""

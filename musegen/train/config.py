@@ -65,6 +65,14 @@ class TrainConfig:
     # Share of training pieces transposed by 1 to transpose_range semitones up or down.
     transpose_share: float = 0.0
     transpose_range: int = 3
+    # Bar plans (musegen.tokens.controls), when the tokenizer has them: share of pieces whose
+    # plans of one kind are all "any", and of the other bars whose plan of a kind is.
+    plan_dropout: float = 0.25
+    plan_bar_dropout: float = 0.1
+    # Share of training pieces laid out fill-in-the-middle around up to infill_max_bars bars
+    # (all tracks, or one): what `infill` and `add_part` ask of the model.
+    infill_share: float = 0.0
+    infill_max_bars: int = 8
     # > 0: weight of the discriminative label loss (musegen.contrast): each piece should be
     # likelier under its own style (mood) than under another one; one more forward pass each.
     style_contrast: float = 0.0
@@ -85,6 +93,10 @@ class TrainConfig:
             ("opening_tokens", self.opening_tokens >= 0, ">= 0"),
             ("ema_decay", 0 <= self.ema_decay < 1, "in [0, 1)"),
             ("mode_switch", 0 <= self.mode_switch <= 1, "in [0, 1]"),
+            ("plan_dropout", 0 <= self.plan_dropout <= 1, "in [0, 1]"),
+            ("plan_bar_dropout", 0 <= self.plan_bar_dropout <= 1, "in [0, 1]"),
+            ("infill_share", 0 <= self.infill_share <= 1, "in [0, 1]"),
+            ("infill_max_bars", self.infill_max_bars >= 1, ">= 1"),
             ("piano_share", 0 <= self.piano_share <= 1, "in [0, 1]"),
             ("transpose_share", 0 <= self.transpose_share <= 1, "in [0, 1]"),
             ("transpose_range", 1 <= self.transpose_range <= 12, "in [1, 12]"),

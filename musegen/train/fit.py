@@ -150,6 +150,8 @@ class ShardData(L.LightningDataModule):
             opening_weight=cfg.opening_weight, opening_tokens=cfg.opening_tokens,
             mode_switch=cfg.mode_switch, piano_share=cfg.piano_share,
             transpose_share=cfg.transpose_share, transpose_range=cfg.transpose_range,
+            plan_dropout=cfg.plan_dropout, plan_bar_dropout=cfg.plan_bar_dropout,
+            infill_share=cfg.infill_share, infill_max_bars=cfg.infill_max_bars,
         )  # fmt: skip
         val_sampler = WindowSampler(self.shards, "validation", self.context, 0.0, seed=cfg.seed)
         if cfg.unconditioned:
@@ -193,6 +195,19 @@ def moving_average(decay: float) -> WeightAveraging:
     return WeightAveraging(use_buffers=False, multi_avg_fn=get_ema_multi_avg_fn(decay))
 
 
+def grown_state(state: dict[str, torch.Tensor], vocab_size: int) -> dict[str, torch.Tensor]:
+    """A state dict whose embedding has `vocab_size` rows: the old rows as they were, new ones
+    at the mean of the old (a token the model has not seen starts as an average token)."""
+    state = dict(state)
+    old = state["wte.weight"]
+    if len(old) < vocab_size:
+        extra = old.mean(0, keepdim=True).expand(vocab_size - len(old), -1)
+        state["wte.weight"] = torch.cat([old, extra.clone()])
+        if "lm_head.weight" in state:  # tied to wte
+            state["lm_head.weight"] = state["wte.weight"]
+    return state
+
+
 def fit(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path:
     """Train (or resume) a run in `cfg.out`; returns the run folder."""
     L.seed_everything(cfg.seed, workers=True, verbose=False)
@@ -204,21 +219,27 @@ def fit(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path:
     shards.tokenizer.save(out / "tokenizer.json")  # the run folder exports on its own
     if cfg.init_from:
         base = load(cfg.init_from)
-        if base.tokenizer.vocab_size != shards.tokenizer.vocab_size:
+        tok = shards.tokenizer
+        if base.tokenizer.remi != tok.remi or tok.extra[: len(base.tokenizer.extra)] != (
+            base.tokenizer.extra
+        ):
             raise ValueError(
                 f"{cfg.data} was tokenized with another vocabulary than {cfg.init_from}; "
                 f"re-run: musegen tokenize --tokenizer {cfg.init_from}/tokenizer.json"
             )
-        model_config = base.model_config
-        if not model_config.condition_groups:  # a path the base lacks starts at zero
-            groups = condition_groups_for(cfg, shards.tokenizer)
-            model_config = ModelConfig.from_dict({**model_config.to_dict(),
-                                                  "condition_groups": groups})  # fmt: skip
+        # The base's ids keep their rows; tokens it lacks (controls, new styles) get new ones,
+        # and a longer context only lengthens the rotary tables.
+        model_config = ModelConfig.from_dict({
+            **base.model_config.to_dict(), "vocab_size": tok.vocab_size,
+            "context": cfg.context or base.model_config.context,
+            "condition_groups": condition_groups_for(cfg, tok),
+        })  # fmt: skip
     else:
         model_config = model_config_for(cfg, shards.tokenizer)
     module = MuseLM(model_config.to_dict(), cfg.to_dict())
     if cfg.init_from:
-        missing, unexpected = module.model.load_state_dict(base.model.state_dict(), strict=False)
+        grown = grown_state(base.model.state_dict(), model_config.vocab_size)
+        missing, unexpected = module.model.load_state_dict(grown, strict=False)
         if unexpected or any(not k.startswith("condition_proj.") for k in missing):
             raise ValueError(f"{cfg.init_from} does not fit this run's model "
                              f"(missing {missing[:3]}, unexpected {unexpected[:3]})")  # fmt: skip
