@@ -3,7 +3,7 @@
 One module per verb group; importing them registers their commands on `app`.
 """
 
-from musegen.cli import corpus, evaluate, generate, serve, train  # noqa: F401 (registers)
+from musegen.cli import corpus, evaluate, fill, generate, serve, train  # noqa: F401 (registers)
 from musegen.cli.app import app, main
 
 __all__ = ["app", "main"]

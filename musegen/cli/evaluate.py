@@ -1,4 +1,5 @@
-"""`musegen evaluate suite|fidelity`: measure a checkpoint on held-out data or real songs."""
+"""`musegen evaluate suite|fidelity|controls`: measure a checkpoint on held-out data or real
+songs, or how well it obeys its bar plans."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ import typer
 from musegen.cli.app import app, fail
 
 evaluate_app = typer.Typer(
-    help="Measure a checkpoint: `suite` on the held-out split, `fidelity` on real songs.",
+    help="Measure a checkpoint: `suite` on the held-out split, `fidelity` on real songs, "
+    "`controls`: does it obey key, mood, density, polyphony and register plans.",
     no_args_is_help=True,
 )
 app.add_typer(evaluate_app, name="evaluate")
@@ -75,3 +77,34 @@ def evaluate_fidelity(
 
     fidelity_command(folder, checkpoint=checkpoint, seed_bars=seed_bars, new_bars=new_bars,
                      songs=songs, quick=quick, out=out, seed=seed, say=typer.echo)  # fmt: skip
+
+
+@evaluate_app.command("controls")
+def evaluate_controls(
+    checkpoint: str | None = typer.Argument(None, help="folder or name; default: default"),
+    seeds: Path | None = typer.Option(
+        None, "--seeds", help="a folder of real held-out MIDI files (their first bars are seeds)"
+    ),
+    files: int | None = typer.Option(None, min=1, help="at most this many files of --seeds (8)"),
+    seed_bars: int | None = typer.Option(None, min=1, help="bars of each file given as seed (8)"),
+    new_bars: int | None = typer.Option(None, min=1, help="bars generated per continuation (4)"),
+    quick: bool = typer.Option(False, "--quick", help="2 neutral seeds, 1 file, 4 + 2 bars"),
+    corpus_dir: Path | None = typer.Option(
+        None, "--corpus", help="a corpus: also judge styles with a classifier trained on it"
+    ),
+    shards: Path = typer.Option(Path("data/cache"), "--shards", help="the corpus's shards"),
+    out: Path | None = typer.Option(
+        None, "--out", help="report folder; default CHECKPOINT/evaluation/controls"
+    ),
+    seed: int = typer.Option(0, help="random seed for sampling"),
+) -> None:
+    """Ask the network alone for each mode (by key and by mood) and each density, polyphony
+    and register level, from neutral seeds and real ones; judge the new bars with measures
+    generation never uses (two key finders, the bar attributes). Writes OUT/report.md,
+    results.json and confusion PNGs."""
+    from musegen.evaluate.controls import ControlsConfig, controls_command
+
+    cfg = ControlsConfig(checkpoint=checkpoint, seeds=seeds, out=out, seed_bars=seed_bars,
+                         new_bars=new_bars, files=files, quick=quick, seed=seed,
+                         corpus=corpus_dir, shards=shards)  # fmt: skip
+    controls_command(cfg, say=typer.echo)

@@ -11,6 +11,10 @@ from musegen.music.labels import MOODS
 
 # Library imports sit inside the commands: `musegen --help` must not import torch.
 
+DENSITY_HELP = "notes per bar, 1 (whole notes) .. 6 (fills); default: the model's own plan"
+POLYPHONY_HELP = "notes sounding together, 1 .. 6; default: the model's own plan"
+REGISTER_HELP = "1 bass, 2 tenor, 3 alto, 4 soprano, 5 high; default: the model's own plan"
+
 
 @app.command()
 def info(
@@ -69,12 +73,17 @@ def continue_(
     ),
     variations: int = typer.Option(1),
     mood_candidates: int = typer.Option(
-        4,
+        1,
         help="with --mood: continuations tried per variation, keeping one in the mood's "
-        "mode (major for happy/calm, minor for sad/tense); 1 = off",
+        "mode (major for happy/calm, minor for sad/tense); 1 = off (rejection, opt-in)",
     ),
     seed: int = typer.Option(0, help="random seed: the same seed gives the same files"),
-    key: str | None = typer.Option(None, help="keep new notes in a key, e.g. C:major"),
+    key: str | None = typer.Option(
+        None, help="key of the new bars, e.g. C:major (a plan; older checkpoints: the scale)"
+    ),
+    density: int | None = typer.Option(None, help=DENSITY_HELP),
+    polyphony: int | None = typer.Option(None, help=POLYPHONY_HELP),
+    register: int | None = typer.Option(None, help=REGISTER_HELP),
     pitch_range: str | None = typer.Option(None, help="LOW-HIGH MIDI pitches, e.g. 36-96"),
     programs: str | None = typer.Option(None, help="GM programs for new material, e.g. 0,40"),
     checkpoint: str | None = typer.Option(None, help="checkpoint folder or name"),
@@ -103,7 +112,7 @@ def continue_(
         top_k=top_k, top_p=top_p, min_p=min_p, repetition_penalty=repetition_penalty,
         guidance=guidance, seed=seed, key=key, pitch_range=_range(pitch_range),
         programs=_programs(programs), mood_candidates=mood_candidates,
-        guide_against=guide_against,
+        guide_against=guide_against, density=density, polyphony=polyphony, register=register,
     )  # fmt: skip
     given = dict(max_notes=max_notes, max_tracks=max_tracks, max_bytes=max_bytes,
                  max_seconds=max_seconds)  # fmt: skip

@@ -32,7 +32,7 @@ from musegen.io.files import atomic_write_bytes
 from musegen.model.loss import IGNORE
 from musegen.music.labels import MODE_OF_MOOD
 from musegen.progress import progress_bar
-from musegen.tokens.controls import ANY, PLAN_KINDS, control_tokens
+from musegen.tokens.controls import ANY, KEY, PLAN_KINDS, control_tokens
 from musegen.tokens.layout import (
     PLAN_WIDTH,
     bar_plan_codes,
@@ -290,19 +290,21 @@ class WindowSampler:
         self.keys: dict[int, tuple[int, str]] = {}
         self.controls = tok.has_controls
         self.bar_count = tok.bar_count
-        if self.controls and self.mode_switch:
-            raise ValueError("mode_switch can not be used with bar plans: the plans name the key")
 
-    def _with_plans(self, i: int, ids: np.ndarray, first_bar: int, shift: int, used: int,
-                    rng: np.random.Generator) -> np.ndarray:  # fmt: skip
+    def _with_plans(self, i: int, ids: np.ndarray, first_bar: int, shift: int, switched: bool,
+                    used: int, rng: np.random.Generator) -> np.ndarray:  # fmt: skip
         """Piece i's ids (from its bar `first_bar` on, transposed by `shift`) with every bar's
         plan before it, some kinds dropped to "any"; or, for `infill_share` of pieces, laid
-        out fill-in-the-middle around a region of bars and tracks (tokens.layout)."""
+        out fill-in-the-middle around a region of bars and tracks (tokens.layout). A piece
+        switched to the other mode has no key plans (they would name the old mode)."""
         tok = self.shards.tokenizer
         bars = split_bars(ids, self.starts_bar)
         codes = self.shards.piece_plans(self.pieces[i])[first_bar : first_bar + len(bars)]
         plans: list[dict[str, str]] = [plan_from_codes(row, shift) for row in codes]
         plans += [{} for _ in range(len(bars) - len(plans))]  # a bar the plans lack: any
+        if switched:
+            for plan in plans:
+                plan[KEY] = ANY
         for kind in PLAN_KINDS:
             if rng.random() < self.plan_dropout:
                 drop = np.ones(len(bars), dtype=bool)
@@ -373,11 +375,11 @@ class WindowSampler:
                 first_bar = int(self.bar_count[ids[:start].astype(np.int64)].sum())
                 ids = ids[start:]
             cond = self._conditions(i, rng)
-            shift = 0
+            shift, switched = 0, False
             if self.mode_switch or self.piano_share or self.transpose_share:
-                ids, cond, shift = self._augment(i, ids, cond, rng)
+                ids, cond, shift, switched = self._augment(i, ids, cond, rng)
             if self.controls:
-                ids = self._with_plans(i, ids, first_bar, shift, used, rng)
+                ids = self._with_plans(i, ids, first_bar, shift, switched, used, rng)
             cond_positions += [used, used + 1]
             part = np.concatenate([cond, ids, [self.eos]])
             seq.append(part)
@@ -411,10 +413,10 @@ class WindowSampler:
 
     def _augment(
         self, i: int, ids: np.ndarray, cond: list[int], rng: np.random.Generator
-    ) -> tuple[np.ndarray, list[int], int]:
-        """Piece i's ids (from a bar line on), labels and transposition after the augmentations
-        drawn for it: a switch to the parallel mode, a piano reduction, a transposition
-        (musegen.augment)."""
+    ) -> tuple[np.ndarray, list[int], int, bool]:
+        """Piece i's ids (from a bar line on), labels, transposition and whether it switched
+        mode, after the augmentations drawn for it: a switch to the parallel mode, a piano
+        reduction, a transposition (musegen.augment)."""
         tok = self.shards.tokenizer
         key = None
         if self.mode_switch and rng.random() < self.mode_switch:
@@ -425,7 +427,7 @@ class WindowSampler:
             shift = int(rng.choice([s for s in range(-self.transpose_range,
                                                      self.transpose_range + 1) if s]))  # fmt: skip
         if not (key or piano or shift):
-            return ids, cond, 0
+            return ids, cond, 0, False
         base = tok.to_base(ids)
         if key:
             bars = sum(t.startswith("Bar_") for t in base)
@@ -439,7 +441,7 @@ class WindowSampler:
         if shift:
             moved = transpose(base, shift)  # None: a note would leave the range
             base, shift = (moved, shift) if moved else (base, 0)
-        return np.asarray(tok.from_base(base)), cond, shift
+        return np.asarray(tok.from_base(base)), cond, shift, bool(key)
 
     def _switch_key(self, i: int) -> tuple[int, str] | None:
         """Piece i's (tonic, mode) when it can be switched: its label and its notes name the

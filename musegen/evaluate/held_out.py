@@ -34,15 +34,20 @@ class HeldOutSeed:
         """The seed's meter and tempo with one middle C on a piano, a bar long: a seed that
         says nothing of style or mode, for measuring what the conditions alone do (with the
         real seed, the continuation rightly follows the seed's own style and key)."""
-        out = Score(self.score.ticks_per_quarter)
         meter = self.score.time_signatures[0]
-        out.time_signatures.append(TimeSignature(0, meter.numerator, meter.denominator))
-        out.tempos.append(Tempo(0, timeline.tempo_at(self.score, 0)))
-        bar = timeline.Meter(meter.numerator, meter.denominator).bar_ticks(out.ticks_per_quarter)
-        piano = Track(name="Piano", program=0)
-        piano.notes.append(Note(0, bar, 60, 80))
-        out.tracks.append(piano)
-        return out
+        qpm = timeline.tempo_at(self.score, 0)
+        return neutral_seed(meter.numerator, meter.denominator, qpm, self.score.ticks_per_quarter)
+
+
+def neutral_seed(numerator: int, denominator: int, qpm: float = 120.0, tpq: int = 480) -> Score:
+    """One middle C on a piano, a bar of `numerator`/`denominator` long, at `qpm`."""
+    out = Score(tpq)
+    out.time_signatures.append(TimeSignature(0, numerator, denominator))
+    out.tempos.append(Tempo(0, qpm))
+    piano = Track(name="Piano", program=0)
+    piano.notes.append(Note(0, timeline.Meter(numerator, denominator).bar_ticks(tpq), 60, 80))
+    out.tracks.append(piano)
+    return out
 
 
 @dataclass

@@ -40,7 +40,7 @@ class Generated:
 
 
 @contextmanager
-def _one_thread():
+def one_thread():
     """Decode on one CPU thread: a small model step by step is fastest there, and far faster
     than two threads on a busy machine (see benchmarks/generate_speed.py)."""
     threads = torch.get_num_threads()
@@ -61,7 +61,7 @@ def generate_continuations(
     notice: Callable[[str], None] | None = None,
 ) -> list[Generated]:
     """`options.variations` continuations of `seed`, decoded as one batch on one thread."""
-    with _one_thread():
+    with one_thread():
         return _generate(ckpt, seed, options, channels, progress, notice)
 
 
@@ -153,7 +153,7 @@ def _generate(ckpt, seed, options, channels, progress, notice) -> list[Generated
         rows = [r for r in rows if not done[r]]
     elapsed = time.perf_counter() - started
 
-    placed = [_place(tok.decode(ids), new_start, bar_len, options.bars, tpq, parts)
+    placed = [place_new_bars(tok.decode(ids), new_start, bar_len, options.bars, tpq, parts)
               for ids in new_ids]  # fmt: skip
     results = []
     for v in range(options.variations):
@@ -312,7 +312,7 @@ def _until_stop(ids: list[int], bar_count: np.ndarray, bars_left: int) -> list[i
     return ids
 
 
-def _place(decoded: Score, new_start: int, bar_len: int, bars: int, tpq: int,
+def place_new_bars(decoded: Score, new_start: int, bar_len: int, bars: int, tpq: int,
            parts: int = 1) -> list[tuple]:  # fmt: skip
     """Notes of the decoded new bars, as (program, is_drum, Note) on the seed's tick grid.
 

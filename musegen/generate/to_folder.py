@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from musegen.data.originality import OriginalityIndex
@@ -59,6 +60,53 @@ def write_continuations(
     """
     out = Path(out)
     names = output_names(request.variations)
+    seed = _prepare(seed_file, out, names, soundfont, audio, force, limits)
+    index = _originality_index(corpus, progress) if check_originality else None
+    mg = MuseGen.from_pretrained(checkpoint)
+    started = time.perf_counter()
+    results = _generate(mg, seed, request, progress, say)
+    generation_seconds = time.perf_counter() - started
+    matches = [index.longest_match(r.continuation.score) for r in results] if index else []
+    if matches:
+        say(_originality_line(matches, index.k))
+    extras = [{"originality": {**m, "k": index.k, "corpus": str(corpus)}} for m in matches]
+    title = f"{Path(seed_file).name} + {request.bars} bars"
+    return _write_set(results, names, out, seed, title, generation_seconds, audio, soundfont,
+                      say, extras)  # fmt: skip
+
+
+def write_filled(
+    seed_file: str | os.PathLike,
+    out: str | os.PathLike,
+    fill: Callable[[MuseGen, object], object],
+    title: str,
+    *,
+    checkpoint: str | None = None,
+    soundfont: str | os.PathLike | None = None,
+    audio: bool = True,
+    force: bool = False,
+    limits: Limits | None = None,
+    progress: bool = True,
+    say=print,
+) -> list[Path]:
+    """Infill or arrange a seed file: `fill(mg, seed)` returns the Infilled result; writes
+    full.mid, part.mid (the new notes alone, at their own bars), audio, piano roll, JSON."""
+    out = Path(out)
+    names = [{"full": "full.mid", "continuation": "part.mid", "wav": "full.wav",
+              "stems": "stems", "plot": "pianoroll.png", "json": "generation.json"}]  # fmt: skip
+    seed = _prepare(seed_file, out, names, soundfont, audio, force, limits)
+    mg = MuseGen.from_pretrained(checkpoint)
+    started = time.perf_counter()
+    with progress_bar(progress, transient=True) as bar:
+        bar.add_task("generating", total=None)
+        result = fill(mg, seed)
+    seconds = time.perf_counter() - started
+    return _write_set([result], names, out, seed, title, seconds, audio, soundfont, say, [])
+
+
+def _prepare(seed_file, out: Path, names, soundfont, audio: bool, force: bool, limits):
+    """Refuse to overwrite, check the soundfont and the folder, read the seed: all before
+    any generating, so a mistake costs nothing and writes nothing."""
     existing = [out / n[k] for n in names for k in n if (out / n[k]).exists()]
     if existing and not force:
         raise InputError(
@@ -76,23 +124,18 @@ def write_continuations(
         raise InputError(
             f"cannot write to {out} ({exc.strerror}); choose a writable folder as `out`"
         ) from None
+    return seed
 
-    index = _originality_index(corpus, progress) if check_originality else None
-    mg = MuseGen.from_pretrained(checkpoint)
-    started = time.perf_counter()
-    results = _generate(mg, seed, request, progress, say)
-    generation_seconds = time.perf_counter() - started
-    matches = [index.longest_match(r.continuation.score) for r in results] if index else []
-    if matches:
-        say(_originality_line(matches, index.k))
+
+def _write_set(results, names, out: Path, seed, title: str, generation_seconds: float,
+               audio: bool, soundfont, say, extras: list[dict]) -> list[Path]:  # fmt: skip
+    """Write every result's files; a failure part-way removes what this run wrote."""
     written: list[Path] = []
     try:
         for k, (result, n) in enumerate(zip(results, names, strict=True)):
             written.append(result.save(out / n["full"], overwrite=True))
             written.append(result.continuation.save(out / n["continuation"], overwrite=True))
-            written.append(
-                result.plot(out / n["plot"], title=f"{Path(seed_file).name} + {request.bars} bars")
-            )
+            written.append(result.plot(out / n["plot"], title=title))
             timings = {"generation_seconds": round(generation_seconds, 3)}
             if audio:
                 timings.update(_render(result, out, n, soundfont, written, say))
@@ -103,9 +146,8 @@ def write_continuations(
                 "seed_sha256": hashlib.sha256(seed.data).hexdigest(),
                 "outputs": {key: v for key, v in n.items() if (out / v).exists()},
                 "timings": timings,
+                **(extras[k] if k < len(extras) else {}),
             }
-            if matches:
-                record["originality"] = {**matches[k], "k": index.k, "corpus": str(corpus)}
             written.append(_write_json(out / n["json"], record))
     except BaseException as exc:  # a bug or Ctrl-C part-way must not leave half a set either
         for path in written:
@@ -180,4 +222,4 @@ def _remove(path: Path) -> None:
         pass
 
 
-__all__ = ["output_names", "write_continuations"]
+__all__ = ["output_names", "write_continuations", "write_filled"]

@@ -52,6 +52,7 @@ def plot_pianoroll(
     out_png: str | Path,
     *,
     split_tick: int | None = None,
+    region: tuple[int, int] | None = None,
     title: str | None = None,
     seconds: bool = False,
 ) -> Path:
@@ -60,6 +61,7 @@ def plot_pianoroll(
     Args:
         split_tick: notes starting before it are the seed, those at or after it are generated;
             they get different colours, a legend and a vertical line at the split.
+        region: (start, end) ticks of a regenerated region, shaded, each track in its colour.
         seconds: x axis in seconds (bar numbers on top) instead of bar numbers.
 
     Raises:
@@ -123,6 +125,10 @@ def plot_pianoroll(
             Patch(color=GENERATED_COLOUR, label="generated"),
             Line2D([], [], color="black", linestyle="--", label="split"),
         ]
+    if region is not None:
+        x0, x1 = (float(x) for x in to_x(np.array(region)))
+        ax.axvspan(x0, x1, color=GENERATED_COLOUR, alpha=0.12, zorder=0)
+        handles.append(Patch(color=GENERATED_COLOUR, alpha=0.25, label="regenerated"))
     if any(t.is_drum for t in tracks):
         handles.append(Line2D([], [], marker="o", linestyle="", color="grey", label="drum hit"))
 

@@ -119,3 +119,23 @@ def instrument_name(program: int) -> str:
     import pretty_midi
 
     return f"program {program} ({pretty_midi.program_to_instrument_name(program)})"
+
+
+# Names a user may give for a part: GM families' usual members (the program a DAW picks).
+PART_NAMES = {"drums": DRUMS, "piano": 0, "organ": 19, "guitar": 25, "bass": 33, "strings": 48,
+              "choir": 52, "brass": 61, "sax": 65, "flute": 73, "lead": 80, "pad": 89}  # fmt: skip
+
+
+def program_from_name(part: int | str) -> int:
+    """A GM program (DRUMS for drums) from a number or a name: "bass", "drums", "33"."""
+    text = str(part).strip().lower()
+    if text in PART_NAMES:
+        return PART_NAMES[text]
+    try:
+        program = int(text)
+    except ValueError:
+        program = -2
+    if not -1 <= program <= 127:
+        raise ValueError(f"{part!r} is not a part: give a GM program 0-127 or one of "
+                         f"{', '.join(PART_NAMES)}")  # fmt: skip
+    return program
