@@ -41,7 +41,7 @@ def tiny_checkpoint(small_shards, tmp_path_factory) -> Path:
     run = tmp_path_factory.mktemp("run")
     cfg = TrainConfig(data=str(small_shards), out=str(run), size="tiny", context=256,
                       batch_size=8, lr=3e-3, warmup_steps=2, max_steps=20, val_every=10,
-                      val_windows=8, checkpoint_every=10, threads=1)  # fmt: skip
+                      val_windows=8, checkpoint_every=10, threads=1, infill_share=0.3)  # fmt: skip
     fit(cfg, progress=False)
     return checkpoint.export_run(run, run.parent / "tiny-ckpt", name="tiny-test")
 

@@ -74,7 +74,7 @@ def test_switched_windows_carry_the_other_valence_even_when_labels_drop(small_sh
     # a piece is switched only when its label and its notes agree on the mode
     for i, piece in enumerate(switched.pieces[:20]):
         ids, mood = shards.piece_tokens(piece), piece["mood"]
-        _, cond = switched._augment(i, ids, [0, 0], np.random.default_rng(0))
+        _, cond, _, _ = switched._augment(i, ids, [0, 0], np.random.default_rng(0))
         key_mode = base_key(tok.to_base(ids))[1]
         expected = OTHER_VALENCE[mood] if key_mode == MODE_OF_MOOD[mood] else None
         assert (mood_of.get(cond[1]) if cond[1] else None) == expected

@@ -148,10 +148,9 @@ def test_seed_inputs_of_every_kind(mg, tmp_path):
 
 def test_constraints_hold(mg):
     seed = seed_score()
-    result = mg.continue_midi(seed, bars=4, seed=4, key="C:major", pitch_range=(55, 80),
-                              temperature=1.3)  # fmt: skip
+    result = mg.continue_midi(seed, bars=4, seed=4, pitch_range=(55, 80), temperature=1.3)
     new = [n for t in result.continuation.score.tracks for n in t.notes]
-    assert all(55 <= n.pitch <= 80 and n.pitch % 12 in {0, 2, 4, 5, 7, 9, 11} for n in new)
+    assert new and all(55 <= n.pitch <= 80 for n in new)
     only_violin = mg.continue_midi(seed, bars=2, seed=4, programs=[40])
     counts = [len(t.notes) for t in only_violin.continuation.score.tracks]
     assert counts[1] == 0  # the cello track gets nothing new
@@ -175,7 +174,8 @@ def test_mode_check_keeps_the_first_candidate_in_the_asked_mode():
 def test_asking_a_mood_keeps_a_candidate_in_its_mode(mg):
     seed = seed_score()
     for mood in ("sad", "happy"):
-        result = mg.continue_midi(seed, bars=2, seed=3, mood=mood, temperature=1.2)
+        result = mg.continue_midi(seed, bars=2, seed=3, mood=mood, temperature=1.2,
+                                  mood_candidates=4)  # rejection is opt-in
         check = result.provenance["mood_check"]
         assert len(check["candidates"]) == 4 and check["wanted_mode"] in ("major", "minor")
         notes = [n for t in result.continuation.score.tracks if not t.is_drum for n in t.notes]
@@ -184,9 +184,10 @@ def test_asking_a_mood_keeps_a_candidate_in_its_mode(mg):
         assert labels.key_name(tonic, mode) == check["candidates"][check["chosen"] - 1]
         if check["matched"]:
             assert mode == check["wanted_mode"]
-        again = mg.continue_midi(seed, bars=2, seed=3, mood=mood, temperature=1.2)
+        again = mg.continue_midi(seed, bars=2, seed=3, mood=mood, temperature=1.2,
+                                 mood_candidates=4)  # fmt: skip
         assert again.to_bytes() == result.to_bytes()
-    two = mg.variations(seed, 2, bars=2, seed=3, mood="sad", temperature=1.2)
+    two = mg.variations(seed, 2, bars=2, seed=3, mood="sad", temperature=1.2, mood_candidates=4)
     assert [t.provenance["variation"] for t in two] == [1, 2]  # 8 rows decoded, 2 kept
     assert all(len(t.provenance["mood_check"]["candidates"]) == 4 for t in two)
     assert two[0].continuation.to_bytes() != two[1].continuation.to_bytes()

@@ -4,6 +4,7 @@ import numpy as np
 
 from musegen.data.shards import Shards, WindowSampler, assign_splits, build_shards
 from musegen.model.loss import IGNORE
+from musegen.tokens.controls import PLAN_KINDS, control_tokens
 
 
 def test_splits_are_stratified_and_fixed():
@@ -15,9 +16,24 @@ def test_splits_are_stratified_and_fixed():
         assert len(held) == 4  # 5% validation + 5% test of 40
 
 
+def test_a_sources_own_split_is_kept_and_an_arrangement_follows_its_song():
+    rows = [{"id": f"pop909-{i:03d}", "style": "pop", "source": f"pop909:POP909/{i:03d}/x.mid"}
+            for i in range(1, 41)]  # fmt: skip
+    rows += [{"id": f"pop909-band-{i:03d}", "style": "pop",
+              "source": f"pop909-band:POP909/{i:03d}/{i:03d}.mid#8Beat"} for i in range(1, 41)]
+    rows += [{"id": "groove-1", "style": "rock", "split": "test"},
+             {"id": "groove-2", "style": "rock", "split": "validation"}]  # fmt: skip
+    split = assign_splits(rows)
+    assert split["groove-1"] == "test" and split["groove-2"] == "validation"
+    for i in range(1, 41):
+        assert split[f"pop909-band-{i:03d}"] == split[f"pop909-{i:03d}"]
+    assert sum(v != "train" for k, v in split.items() if k.startswith("pop909-0")) == 4
+
+
 def test_shards_hold_every_piece_and_cache(small_corpus, small_shards):
     shards = Shards.open(small_shards)
-    assert shards.tokenizer.vocab_size == 800
+    assert len(shards.tokenizer.remi) == 800  # the bar-plan and infill tokens come after
+    assert shards.tokenizer.vocab_size == 800 + len(control_tokens())
     assert sum(p["length"] for p in shards.index) == len(shards.tokens)
     piece = shards.index[0]
     from symusic import Score
@@ -40,8 +56,10 @@ def test_windows_start_with_conditions_then_a_bar(small_shards):
     for k in range(20):
         x, y = sampler.window(k)
         base = tok.to_base(x[:3])
+        assert [t.split("_")[0] for t in tok.to_base(x[2:6])] == list(PLAN_KINDS)
         assert base[0].startswith("Style_") and base[1].startswith("Mood_")
-        assert base[2] == "Bar_None"
+        assert base[2].startswith("Key_")  # the first bar's plan, then the bar
+        assert tok.to_base(x[6:7])[0] == "Bar_None"
         valid = (y[:-1] != IGNORE) & (x[1:] != tok.pad_id)
         assert y[0] == IGNORE and (y[:-1][valid] == x[1:][valid]).all()
     again = WindowSampler(shards, "train", 128, condition_dropout=0.0, seed=1)
@@ -63,9 +81,10 @@ def test_windows_are_packed_and_never_train_on_labels(small_shards):
         fills.append((y != IGNORE).mean())
         starts = [i for i in range(1, len(x)) if x[i] in labels and x[i - 1] == tok.eos_id]
         pieces += len(starts)
-        for i in starts:  # a later piece: EOS, its own Style_ and Mood_, then a bar line
+        for i in starts:  # a later piece: EOS, its own Style_ and Mood_, a bar's plan, a bar
             assert tok.base_tokens[x[i]][0].startswith("Style_")
-            assert i + 2 >= len(x) or tok.base_tokens[x[i + 2]][0] == "Bar_None"
+            assert i + 2 >= len(x) or tok.base_tokens[x[i + 2]][0].startswith("Key_")
+            assert i + 6 >= len(x) or tok.base_tokens[x[i + 6]][0] == "Bar_None"
         assert not set(y[y != IGNORE].tolist()) & labels  # labels are inputs only
     assert pieces > 0 and min(fills[:-1]) > 0.9  # short pieces fill the window
 
