@@ -73,25 +73,55 @@ def render_card(config: dict) -> str:
     data = config.get("data")
     if data:
         lines += ["## Training data", "", data.get("summary", ""), "",
-                  "| repertory | style | pieces | hours | commercial use | licence note |",
-                  "|---|---|---|---|---|---|"]  # fmt: skip
+                  "| repertory | style | pieces | bars | hours | commercial use | licence note |",
+                  "|---|---|---|---|---|---|---|"]  # fmt: skip
         for name, rep in sorted(data.get("repertories", {}).items()):
             uses = ", ".join(f"{k}: {v}" for k, v in rep.get("commercial_use", {}).items())
-            lines.append(f"| {name} | {rep['style']} | {rep['pieces']} | {rep['hours']:.1f} | "
-                         f"{uses} | {rep['licence_note']} |")  # fmt: skip
+            lines.append(f"| {name} | {rep['style']} | {rep['pieces']} | {rep.get('bars', '?')} "
+                         f"| {rep['hours']:.1f} | {uses} | {rep['licence_note']} |")  # fmt: skip
+        if data.get("style_mood"):
+            moods = sorted({m for c in data["style_mood"].values() for m in c})
+            lines += ["", "| style | " + " | ".join(moods) + " |",
+                      "|---|" + "---|" * len(moods)]  # fmt: skip
+            for style, counts in data["style_mood"].items():
+                lines.append(f"| {style} | " + " | ".join(str(counts.get(m, 0)) for m in moods)
+                             + " |")  # fmt: skip
         lines += ["", "Pieces whose terms forbid commercial use are flagged in the manifest; "
                   "`musegen corpus build --commercial-only` leaves them out. See data/README.md.",
                   ""]  # fmt: skip
     lines += [
         "## Intended use and limits",
         "",
-        "Sketching continuations of your own MIDI in a DAW. The corpus is Western art music and "
-        "folk tunes from before 1900 (as encoded in the music21 corpus); other idioms are "
-        "outside what it has heard. Check generated material with `musegen continue "
-        "--check-originality` before publishing it.",
+        "Sketching continuations, infills and added parts of your own MIDI in a DAW. "
+        + _corpus_note(data)
+        + " Check generated material with `musegen continue --check-originality` before "
+        "publishing it.",
         "",
     ]
     return "\n".join(line for line in lines if line is not None)
+
+
+def _corpus_note(data: dict | None) -> str:
+    """What the training music was, from the card's own repertories."""
+    styles = {rep["style"] for rep in (data or {}).get("repertories", {}).values()}
+    if styles and not styles <= {
+        "celtic-fiddle",
+        "chorale",
+        "classical",
+        "european-folk",
+        "madrigal",
+        "medieval",
+        "renaissance-polyphony",
+    }:
+        return (
+            "The corpus is Western art music and folk tunes (music21), Chinese pop songs "
+            "as piano arrangements and as band arrangements (POP909, MMA grooves) and human "
+            "drum performances (Groove MIDI); other idioms are outside what it has heard."
+        )
+    return (
+        "The corpus is Western art music and folk tunes from before 1900 (as encoded in "
+        "the music21 corpus); other idioms are outside what it has heard."
+    )
 
 
 def _extras(train: dict) -> str | None:
@@ -102,6 +132,8 @@ def _extras(train: dict) -> str | None:
                                               " semitones"),
             (train.get("piano_share", 0), "reduced to piano"),
             (train.get("mode_switch", 0), "switched to the other mode"),
+            (train.get("infill_share", 0), f"laid out fill-in-the-middle (regions of 1 to "
+                                           f"{train.get('infill_max_bars')} bars)"),
         ) if share
     ] + [
         f"{kind} contrast loss weight {weight:g} (musegen.contrast)" for kind, weight in (

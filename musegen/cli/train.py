@@ -106,8 +106,8 @@ def export(
     dtype: str = typer.Option("bfloat16", help="float32 | bfloat16 | float16"),
     data: Path | None = typer.Option(None, help="shards: put held-out numbers on the card"),
     baseline: Path | None = typer.Option(None, help="run trained without conditions, for the card"),
-    corpus_dir: Path | None = typer.Option(
-        None, "--corpus", help="corpus: put its data card on the card"
+    corpus_dirs: list[Path] | None = typer.Option(  # noqa: B008
+        None, "--corpus", help="corpus: put its data card on the card; repeat for several"
     ),
     which: str = typer.Option("best", help="best (lowest validation loss) | last"),
     average_with: Path | None = typer.Option(
@@ -144,12 +144,15 @@ def export(
         typer.echo(f"note: no token shards at {shards_dir}, so the checkpoint does not know which "
                    "instruments it was trained on and will not stand in known ones for unknown "
                    "seed instruments; pass --data SHARDS", err=True)  # fmt: skip
-    if corpus_dir is not None:
+    if corpus_dirs:
         from musegen.data import manifest
 
-        summary = manifest.summarize(manifest.read_manifest(corpus_dir))
-        config["data"] = {"summary": f"{summary['pieces']} pieces from {corpus_dir}",
-                          "repertories": summary["repertories"]}  # fmt: skip
+        rows = [r for folder in corpus_dirs for r in manifest.read_manifest(folder)]
+        summary = manifest.summarize(rows)
+        folders = ", ".join(map(str, corpus_dirs))
+        config["data"] = {"summary": f"{summary['pieces']} pieces from {folders}",
+                          "repertories": summary["repertories"],
+                          "style_mood": summary["style_mood"]}  # fmt: skip
     (target / "config.json").write_text(json.dumps(config, indent=2, default=_jsonable))
     if base is not None:
         import shutil
