@@ -42,8 +42,9 @@ def band(parts: tuple[str, ...] = ("piano", "bass", "melody", "drums")) -> Score
     """Piano chords, bass, a flute melody and drums on 12 bars, a 3/4 bar and tempo changes."""
     s = Score(TPQ)
     s.tempos.extend([Tempo(0, 120.0), Tempo(LINES[6], 96.0), Tempo(LINES[10], 132.0)])
-    s.time_signatures.extend([TimeSignature(0, 4, 4), TimeSignature(LINES[9], 3, 4),
-                              TimeSignature(LINES[10], 4, 4)])  # fmt: skip
+    s.time_signatures.extend(
+        [TimeSignature(0, 4, 4), TimeSignature(LINES[9], 3, 4), TimeSignature(LINES[10], 4, 4)]
+    )
     s.key_signatures.append(KeySignature(0, 0, 0))
     tracks = {
         "piano": Track(name=NAMES[0], program=0),
@@ -54,20 +55,29 @@ def band(parts: tuple[str, ...] = ("piano", "bass", "melody", "drums")) -> Score
     for start, beats, root in zip(LINES, METERS, ROOTS, strict=False):
         for half in range(0, beats, 2):
             for pitch in (root, root + 4, root - 5):
-                tracks["piano"].notes.append(Note(start + half * TPQ, min(2, beats - half) * TPQ,
-                                                  pitch, 70))  # fmt: skip
-        tracks["bass"].notes.extend([Note(start, 2 * TPQ - 10, root - 24, 90),
-                                     Note(start + 2 * TPQ, TPQ - 10, root - 17, 85)])  # fmt: skip
+                tracks["piano"].notes.append(
+                    Note(start + half * TPQ, min(2, beats - half) * TPQ, pitch, 70)
+                )
+        tracks["bass"].notes.extend(
+            [
+                Note(start, 2 * TPQ - 10, root - 24, 90),
+                Note(start + 2 * TPQ, TPQ - 10, root - 17, 85),
+            ]
+        )
         for q in range(beats):
-            tracks["melody"].notes.append(Note(start + q * TPQ, TPQ // 2,
-                                               root + 12 + (0, 2, 4, 7)[q], 100 - 5 * q))  # fmt: skip
+            tracks["melody"].notes.append(
+                Note(start + q * TPQ, TPQ // 2, root + 12 + (0, 2, 4, 7)[q], 100 - 5 * q)
+            )
             tracks["drums"].notes.append(Note(start + q * TPQ, 60, 36 if q % 2 == 0 else 38, 110))
     s.tracks.extend(tracks[p] for p in parts)
     return s
 
 
-def write_seed(path: Path, parts: tuple[str, ...] = ("piano", "bass", "melody", "drums"),
-               channels: dict[int, int] | None = None) -> Path:  # fmt: skip
+def write_seed(
+    path: Path,
+    parts: tuple[str, ...] = ("piano", "bass", "melody", "drums"),
+    channels: dict[int, int] | None = None,
+) -> Path:
     full = ("piano", "bass", "melody", "drums")
     chans = channels or {i: CHANNELS[full.index(p)] for i, p in enumerate(parts)}
     return write_midi(band(parts), path, channels=chans)
@@ -79,8 +89,14 @@ def write_seed(path: Path, parts: tuple[str, ...] = ("piano", "bass", "melody", 
 def read_back(path: Path) -> dict:
     """Conductor maps and per-track name, programs, channels and notes, parsed by mido."""
     midi = mido.MidiFile(str(path), clip=True)
-    out = {"tpq": midi.ticks_per_beat, "type": midi.type, "tempos": [], "meters": [],
-           "keys": [], "tracks": []}  # fmt: skip
+    out = {
+        "tpq": midi.ticks_per_beat,
+        "type": midi.type,
+        "tempos": [],
+        "meters": [],
+        "keys": [],
+        "tracks": [],
+    }
     for k, track in enumerate(midi.tracks):
         tick, name, programs, channels, notes, open_ = 0, None, [], set(), [], {}
         for msg in track:
@@ -104,8 +120,9 @@ def read_back(path: Path) -> dict:
                 notes.append((start, tick - start, msg.note, velocity))
         assert not any(open_.values()), f"{path} track {k}: a note is never released"
         if k:  # track 0 is the conductor
-            out["tracks"].append({"name": name, "programs": programs, "channels": channels,
-                                  "notes": sorted(notes)})  # fmt: skip
+            out["tracks"].append(
+                {"name": name, "programs": programs, "channels": channels, "notes": sorted(notes)}
+            )
     return out
 
 
@@ -133,8 +150,9 @@ def assert_same_frame(seed: dict, out: dict, channels: bool = True) -> None:
         assert not channels or o["channels"] == s["channels"], o["name"]
 
 
-def assert_fills_only(seed: dict, out: dict, part: dict, first: int, last: int,
-                      tracks: list[int]) -> int:  # fmt: skip
+def assert_fills_only(
+    seed: dict, out: dict, part: dict, first: int, last: int, tracks: list[int]
+) -> int:
     """Bars first..last (from 1) of `tracks` (from 0) regenerated, the rest as it was; the new
     notes (also alone in `part`) start in the region and end by its end. Returns their count."""
     start, end = LINES[first - 1], LINES[last]
@@ -146,7 +164,9 @@ def assert_fills_only(seed: dict, out: dict, part: dict, first: int, last: int,
             assert o["notes"] == s["notes"], s["name"]
             continue
         fresh = inside(o["notes"], start, end)
-        assert all(t + d <= end for t, d, _, _ in fresh), f"{s['name']}: a note crosses bar {last + 1}"
+        assert all(t + d <= end for t, d, _, _ in fresh), (
+            f"{s['name']}: a note crosses bar {last + 1}"
+        )
         assert all(d > 0 for _, d, _, _ in fresh)
         assert part["tracks"][i]["notes"] == fresh, s["name"]
         new += len(fresh)
@@ -163,8 +183,9 @@ def _random_checkpoint(folder: Path, controls: bool) -> Path:
     """A real checkpoint folder: the tiny network with random weights, a big enough context."""
     tok = MuseTokenizer.create(["chorale"], controls=controls)
     torch.manual_seed(0)
-    cfg = ModelConfig.from_name("tiny", tok.vocab_size, context=1024,
-                                condition_groups=tok.condition_groups())  # fmt: skip
+    cfg = ModelConfig.from_name(
+        "tiny", tok.vocab_size, context=1024, condition_groups=tok.condition_groups()
+    )
     return checkpoint.save(folder, MuseTransformer(cfg), tok, name=folder.name, dtype="float32")
 
 
@@ -191,8 +212,9 @@ def seed_file(tmp_path) -> Path:
 # --------------------------------------------------------------------------- infill
 
 
-def _infill_keeps_the_rest(model: MuseGen, seed_file: Path, tmp: Path, first: int, last: int,
-                           tracks: list[int] | None) -> dict:  # fmt: skip
+def _infill_keeps_the_rest(
+    model: MuseGen, seed_file: Path, tmp: Path, first: int, last: int, tracks: list[int] | None
+) -> dict:
     result = model.infill(seed_file, bars=(first, last), tracks=tracks, seed=1)
     full, part = result.save(tmp / "full.mid"), result.part.save(tmp / "part.mid")
     seed, out, alone = read_back(seed_file), read_back(full), read_back(part)
@@ -203,8 +225,11 @@ def _infill_keeps_the_rest(model: MuseGen, seed_file: Path, tmp: Path, first: in
     assert new == result.provenance["new_notes"] > 0
     assert result.region == (LINES[first - 1], LINES[last])
     info = result.provenance
-    assert (info["mode"], info["bars"], info["tracks"]) == ("infill", [first, last],
-                                                            [t + 1 for t in chosen])  # fmt: skip
+    assert (info["mode"], info["bars"], info["tracks"]) == (
+        "infill",
+        [first, last],
+        [t + 1 for t in chosen],
+    )
     assert info["statement"] == FILLED_NOTICE and info["checkpoint"]["sha256"]
     return {"seed": seed, "out": out, "full": full}
 
@@ -215,12 +240,21 @@ def test_infill_of_all_tracks_changes_nothing_outside_bars_5_to_8(mg, seed_file,
     before, after = pretty_midi.PrettyMIDI(str(seed_file)), pretty_midi.PrettyMIDI(str(got["full"]))
     region = (before.tick_to_time(LINES[4]), before.tick_to_time(LINES[8]))
     assert [i.name for i in after.instruments] == NAMES
-    assert [(i.program, i.is_drum) for i in after.instruments] == [(0, False), (33, False),
-                                                                    (73, False), (0, True)]  # fmt: skip
+    assert [(i.program, i.is_drum) for i in after.instruments] == [
+        (0, False),
+        (33, False),
+        (73, False),
+        (0, True),
+    ]
     for b, a in zip(before.instruments, after.instruments, strict=True):
+
         def kept(inst):
-            return sorted((round(n.start, 6), round(n.end, 6), n.pitch, n.velocity)
-                          for n in inst.notes if not region[0] - 1e-6 <= n.start < region[1] - 1e-6)  # fmt: skip
+            return sorted(
+                (round(n.start, 6), round(n.end, 6), n.pitch, n.velocity)
+                for n in inst.notes
+                if not region[0] - 1e-6 <= n.start < region[1] - 1e-6
+            )
+
         assert kept(a) == kept(b) and len(kept(b)) >= 16  # 8 bars of 2 bass notes, or more
 
 
@@ -262,9 +296,12 @@ def no_bass(tmp_path) -> Path:
     return write_seed(tmp_path / "no-bass.mid", ("piano", "melody", "drums"))
 
 
-@pytest.mark.parametrize(("options", "low", "high"), [({}, *BASS_RANGE), ({"pitch_range": (40, 50)}, 40, 50)])
-def test_add_part_writes_a_bass_in_range_and_keeps_the_piece(mg, no_bass, tmp_path, options, low,
-                                                             high):  # fmt: skip
+@pytest.mark.parametrize(
+    ("options", "low", "high"), [({}, *BASS_RANGE), ({"pitch_range": (40, 50)}, 40, 50)]
+)
+def test_add_part_writes_a_bass_in_range_and_keeps_the_piece(
+    mg, no_bass, tmp_path, options, low, high
+):
     result = mg.add_part(no_bass, program=33, bars=(1, 4), seed=3, **options)
     path = result.save(tmp_path / "full.mid")
     seed, out = read_back(no_bass), read_back(path)
@@ -282,12 +319,6 @@ def test_add_part_writes_a_bass_in_range_and_keeps_the_piece(mg, no_bass, tmp_pa
     assert (info["mode"], info["bars"], info["tracks"]) == ("add_part", [1, 4], [4])
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "infill.py _fill_chunk mask_fn (line ~169) forces EOS as soon as the last region bar holds "
-    "one Pitch: the last bar is cut after its first id, and where that id ends on the Pitch "
-    "(untrained BPE: always) the note has no Velocity/Duration and is dropped: the last bar "
-    "comes back empty"
-))  # fmt: skip
 def test_add_part_writes_a_note_in_every_bar_asked(mg, no_bass):
     for seed in range(3):
         result = mg.add_part(no_bass, program=33, bars=(2, 4), seed=seed)
@@ -302,8 +333,9 @@ def test_add_part_drums_goes_to_channel_10(mg, tmp_path):
     out = read_back(result.save(tmp_path / "full.mid"))
     drums = out["tracks"][3]
     assert drums["channels"] == {9} and drums["name"] == "Drums (generated)"
-    assert drums["notes"] and all(LINES[8] <= t and t + d <= LINES[11]
-                                  for t, d, _, _ in drums["notes"])  # fmt: skip
+    assert drums["notes"] and all(
+        LINES[8] <= t and t + d <= LINES[11] for t, d, _, _ in drums["notes"]
+    )
     assert [t["channels"] for t in out["tracks"][:3]] == [{0}, {4}, {2}]
 
 
@@ -313,9 +345,12 @@ def test_arrange_adds_bass_and_drums_after_the_tracks(mg, tmp_path):
     path, part = result.save(tmp_path / "full.mid"), result.part.save(tmp_path / "part.mid")
     before, out, alone = read_back(seed), read_back(path), read_back(part)
     assert_same_frame(before, out, channels=False)  # see test_arrange_keeps_the_seed_channels
-    assert [t["name"] for t in out["tracks"]] == [NAMES[0], NAMES[2],
-                                                  "Electric Bass (finger) (generated)",
-                                                  "Drums (generated)"]  # fmt: skip
+    assert [t["name"] for t in out["tracks"]] == [
+        NAMES[0],
+        NAMES[2],
+        "Electric Bass (finger) (generated)",
+        "Drums (generated)",
+    ]
     assert [t["notes"] for t in out["tracks"][:2]] == [t["notes"] for t in before["tracks"]]
     bass, drums = out["tracks"][2], out["tracks"][3]
     assert bass["programs"] == [(0, 33)] and 9 not in bass["channels"] and bass["notes"]
@@ -327,11 +362,6 @@ def test_arrange_adds_bass_and_drums_after_the_tracks(mg, tmp_path):
     assert info["new_notes"] == len(bass["notes"]) + len(drums["notes"])
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "api.py MuseGen.arrange line 218 re-reads each step with read_seed(steps[-1].score), "
-    "which serialises the Score with symusic: the seed's MIDI channels are lost, so a kept "
-    "track moves channel (the flute on channel 3 comes out on channel 2)"
-))  # fmt: skip
 def test_arrange_keeps_the_seed_channels(mg, tmp_path):
     seed = write_seed(tmp_path / "seed.mid", ("piano", "melody"))  # channels 1 and 3
     result = mg.arrange(seed, ["bass", "drums"], bars=(1, 2), seed=2)
@@ -361,19 +391,22 @@ def test_a_kept_track_sharing_the_program_is_refused(mg, tmp_path):
     assert result.provenance["tracks"] == [1, 3]
 
 
-@pytest.mark.parametrize(("call", "words"), [
-    (lambda m, s: m.infill(s, bars=(11, 14)), "outside the piece's bars 1-12"),
-    (lambda m, s: m.infill(s, bars=(13, 13)), "outside the piece's bars 1-12"),
-    (lambda m, s: m.infill(s, bars=(0, 2)), "bars count from 1"),
-    (lambda m, s: m.infill(s, bars=(6, 5)), "FIRST <= LAST"),
-    (lambda m, s: m.infill(s, bars="five"), "FIRST-LAST"),
-    (lambda m, s: m.infill(s, bars=(1, 2), tracks=[5]), "tracks 1-4, not 5"),
-    (lambda m, s: m.infill(s, bars=(1, 2), tracks=[0]), "tracks count from 1"),
-    (lambda m, s: m.add_part(s, program="kazoo"), "not a part"),
-    (lambda m, s: m.add_part(s, program=128), "not a part"),
-    (lambda m, s: m.add_part(s, program=33, bars=(10, 13)), "outside the piece's bars 1-12"),
-    (lambda m, s: m.arrange(s, []), "`parts` is empty"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("call", "words"),
+    [
+        (lambda m, s: m.infill(s, bars=(11, 14)), "outside the piece's bars 1-12"),
+        (lambda m, s: m.infill(s, bars=(13, 13)), "outside the piece's bars 1-12"),
+        (lambda m, s: m.infill(s, bars=(0, 2)), "bars count from 1"),
+        (lambda m, s: m.infill(s, bars=(6, 5)), "FIRST <= LAST"),
+        (lambda m, s: m.infill(s, bars="five"), "FIRST-LAST"),
+        (lambda m, s: m.infill(s, bars=(1, 2), tracks=[5]), "tracks 1-4, not 5"),
+        (lambda m, s: m.infill(s, bars=(1, 2), tracks=[0]), "tracks count from 1"),
+        (lambda m, s: m.add_part(s, program="kazoo"), "not a part"),
+        (lambda m, s: m.add_part(s, program=128), "not a part"),
+        (lambda m, s: m.add_part(s, program=33, bars=(10, 13)), "outside the piece's bars 1-12"),
+        (lambda m, s: m.arrange(s, []), "`parts` is empty"),
+    ],
+)
 def test_bad_requests_are_one_line_input_errors(mg, seed_file, call, words):
     with pytest.raises(InputError) as exc:
         call(mg, seed_file)
@@ -382,8 +415,10 @@ def test_bad_requests_are_one_line_input_errors(mg, seed_file, call, words):
 
 def test_a_checkpoint_without_plans_refuses_to_fill(no_plans_ckpt, seed_file):
     model = MuseGen.from_pretrained(no_plans_ckpt)
-    for call in (lambda: model.infill(seed_file, bars=(5, 8)),
-                 lambda: model.add_part(seed_file, program=33)):  # fmt: skip
+    for call in (
+        lambda: model.infill(seed_file, bars=(5, 8)),
+        lambda: model.add_part(seed_file, program=33),
+    ):
         with pytest.raises(InputError) as exc:
             call()
         assert "was not trained to fill in bars" in _one_line(exc)
@@ -398,14 +433,17 @@ def cli(capsys, *args) -> tuple[int, str, str]:
     return code, captured.out, captured.err
 
 
-@pytest.mark.parametrize(("args", "words"), [
-    (("infill", "{seed}", "--bars", "11-14"), "--bars 11-14 is outside"),
-    (("infill", "{seed}", "--bars", "5-8", "--tracks", "1,x"), "--tracks '1,x' is invalid"),
-    (("infill", "{seed}", "--bars", "5-8", "--tracks", "9"), "--tracks: the piece has"),
-    (("infill", "{twins}", "--bars", "5-8", "--tracks", "1"), "plays the same instrument"),
-    (("arrange", "{seed}", "--add", "bass,kazoo"), "--add: 'kazoo' is not a part"),
-    (("arrange", "{seed}", "--add", "bass", "--bars", "3-99"), "--bars 3-99 is outside"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (("infill", "{seed}", "--bars", "11-14"), "--bars 11-14 is outside"),
+        (("infill", "{seed}", "--bars", "5-8", "--tracks", "1,x"), "--tracks '1,x' is invalid"),
+        (("infill", "{seed}", "--bars", "5-8", "--tracks", "9"), "--tracks: the piece has"),
+        (("infill", "{twins}", "--bars", "5-8", "--tracks", "1"), "plays the same instrument"),
+        (("arrange", "{seed}", "--add", "bass,kazoo"), "--add: 'kazoo' is not a part"),
+        (("arrange", "{seed}", "--add", "bass", "--bars", "3-99"), "--bars 3-99 is outside"),
+    ],
+)
 def test_cli_refuses_with_one_line_and_writes_nothing(capsys, tmp_path, random_ckpt, args, words):
     seed = write_seed(tmp_path / "seed.mid")
     s = band(("piano",))
@@ -413,8 +451,7 @@ def test_cli_refuses_with_one_line_and_writes_nothing(capsys, tmp_path, random_c
     twins = write_midi(s, tmp_path / "twins.mid")
     out = tmp_path / "out"
     argv = [a.format(seed=seed, twins=twins) for a in args]
-    code, stdout, stderr = cli(capsys, *argv, "-o", out, "--checkpoint", random_ckpt,
-                               "--no-audio")  # fmt: skip
+    code, stdout, stderr = cli(capsys, *argv, "-o", out, "--checkpoint", random_ckpt, "--no-audio")
     assert code == 2, stderr
     lines = stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("musegen: error: "), stderr
@@ -427,8 +464,7 @@ def test_cli_refuses_a_checkpoint_without_plans(capsys, tmp_path, no_plans_ckpt)
     seed = write_seed(tmp_path / "seed.mid")
     for verb in (["infill", seed, "--bars", "5-8"], ["arrange", seed, "--add", "bass"]):
         out = tmp_path / verb[0]
-        code, _, stderr = cli(capsys, *verb, "-o", out, "--checkpoint", no_plans_ckpt,
-                              "--no-audio")  # fmt: skip
+        code, _, stderr = cli(capsys, *verb, "-o", out, "--checkpoint", no_plans_ckpt, "--no-audio")
         assert code == 2
         assert stderr.count("\n") == 1 and "not trained to fill in bars" in stderr
         assert not out.exists() or not any(out.iterdir())
@@ -439,8 +475,9 @@ def test_the_shipped_checkpoint_fills_or_refuses_in_one_line(capsys, tmp_path):
     if shipped.tokenizer.has_controls:
         pytest.skip("checkpoints/default has bar plans now; the refusal is tested above")
     seed = write_seed(tmp_path / "seed.mid")
-    code, _, stderr = cli(capsys, "infill", seed, "--bars", "5-8", "-o", tmp_path / "out",
-                          "--no-audio")  # fmt: skip
+    code, _, stderr = cli(
+        capsys, "infill", seed, "--bars", "5-8", "-o", tmp_path / "out", "--no-audio"
+    )
     assert code == 2 and stderr.count("\n") == 1
     assert "checkpoint default was not trained to fill in bars" in stderr
 
@@ -448,16 +485,36 @@ def test_the_shipped_checkpoint_fills_or_refuses_in_one_line(capsys, tmp_path):
 def test_cli_arrange_writes_midi_picture_and_record(capsys, tmp_path, random_ckpt):
     seed = write_seed(tmp_path / "seed.mid", ("piano", "melody"))
     out = tmp_path / "out"
-    code, stdout, stderr = cli(capsys, "arrange", seed, "--add", "bass,drums", "--bars", "1-3",
-                               "-o", out, "--checkpoint", random_ckpt, "--no-audio",
-                               "--seed", "4")  # fmt: skip
+    code, stdout, stderr = cli(
+        capsys,
+        "arrange",
+        seed,
+        "--add",
+        "bass,drums",
+        "--bars",
+        "1-3",
+        "-o",
+        out,
+        "--checkpoint",
+        random_ckpt,
+        "--no-audio",
+        "--seed",
+        "4",
+    )
     assert code == 0, stderr
-    assert sorted(p.name for p in out.iterdir()) == ["full.mid", "generation.json", "part.mid",
-                                                     "pianoroll.png"]  # fmt: skip
+    assert sorted(p.name for p in out.iterdir()) == [
+        "full.mid",
+        "generation.json",
+        "part.mid",
+        "pianoroll.png",
+    ]
     assert {Path(line).name for line in stdout.split()} == {p.name for p in out.iterdir()}
     record = json.loads((out / "generation.json").read_text())
-    assert (record["mode"], record["added"], record["tracks"]) == ("arrange", ["bass", "drums"],
-                                                                   [3, 4])  # fmt: skip
+    assert (record["mode"], record["added"], record["tracks"]) == (
+        "arrange",
+        ["bass", "drums"],
+        [3, 4],
+    )
     assert record["bars"] == [1, 3] and record["statement"] == FILLED_NOTICE
     assert record["request"]["seed"] == 4
     full = read_back(out / "full.mid")
@@ -469,8 +526,7 @@ def test_cli_arrange_writes_midi_picture_and_record(capsys, tmp_path, random_ckp
 # --------------------------------------------------------------------------- the trained model
 
 
-def test_trained_model_infills_bars_5_to_8_keeping_the_rest(tiny_checkpoint, seed_file,
-                                                            tmp_path):  # fmt: skip
+def test_trained_model_infills_bars_5_to_8_keeping_the_rest(tiny_checkpoint, seed_file, tmp_path):
     model = MuseGen.from_pretrained(tiny_checkpoint)
     assert model.checkpoint.tokenizer.has_controls and model.checkpoint.tokenizer.remi.is_trained
     _infill_keeps_the_rest(model, seed_file, tmp_path, 5, 8, None)
@@ -483,13 +539,6 @@ def test_trained_model_regenerates_one_track_only(tiny_checkpoint, seed_file, tm
     assert [after[i] for i in (0, 2, 3)] == [before[i] for i in (0, 2, 3)]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "infill.py _fill_chunk: when the region's own bars (holed, with the other tracks) plus the "
-    "token budget exceed the model context, _fit returns the region alone and "
-    "max_new_tokens = context - prompt is too small (bars 1-4: only bar 1 written, no error) "
-    "or negative (bars 1-8: a raw ValueError from sampling.generate, not an InputError); "
-    "also the last-bar EOS cut of test_add_part_writes_a_note_in_every_bar_asked"
-))  # fmt: skip
 def test_trained_model_adds_a_bass_to_bars_1_to_8_with_a_note_in_each(tiny_checkpoint, no_bass):
     model = MuseGen.from_pretrained(tiny_checkpoint)
     result = model.add_part(no_bass, program=33, bars=(1, 8), seed=0)
@@ -499,28 +548,52 @@ def test_trained_model_adds_a_bass_to_bars_1_to_8_with_a_note_in_each(tiny_check
 
 
 @pytest.mark.skipif(not fluidsynth_available(), reason="FluidSynth library not installed")
-def test_cli_infill_with_the_trained_model_writes_the_six_outputs(capsys, tiny_checkpoint,
-                                                                  seed_file, tmp_path):  # fmt: skip
+def test_cli_infill_with_the_trained_model_writes_the_six_outputs(
+    capsys, tiny_checkpoint, seed_file, tmp_path
+):
     out = tmp_path / "out"
-    code, stdout, stderr = cli(capsys, "infill", seed_file, "--bars", "5-6", "--tracks", "1,3",
-                               "-o", out, "--checkpoint", tiny_checkpoint)  # fmt: skip
+    code, stdout, stderr = cli(
+        capsys,
+        "infill",
+        seed_file,
+        "--bars",
+        "5-6",
+        "--tracks",
+        "1,3",
+        "-o",
+        out,
+        "--checkpoint",
+        tiny_checkpoint,
+    )
     assert code == 0, stderr
-    assert sorted(p.name for p in out.iterdir()) == ["full.mid", "full.wav", "generation.json",
-                                                     "part.mid", "pianoroll.png", "stems"]  # fmt: skip
+    assert sorted(p.name for p in out.iterdir()) == [
+        "full.mid",
+        "full.wav",
+        "generation.json",
+        "part.mid",
+        "pianoroll.png",
+        "stems",
+    ]
     assert len(list((out / "stems").glob("*.wav"))) == 4
     record = json.loads((out / "generation.json").read_text())
     assert (record["mode"], record["bars"], record["tracks"]) == ("infill", [5, 6], [1, 3])
-    assert record["statement"] == FILLED_NOTICE and "generated by a machine-learning model" in (
-        record["statement"]
+    assert (
+        record["statement"] == FILLED_NOTICE
+        and "generated by a machine-learning model" in (record["statement"])
     )
     assert record["checkpoint"]["name"] == "tiny-test"
-    assert set(record["outputs"]) == {"full", "continuation", "wav", "stems", "plot", "json"}
-    seed, full, part = read_back(seed_file), read_back(out / "full.mid"), read_back(out / "part.mid")
+    assert set(record["outputs"]) == {"full", "continuation", "wav", "stems", "plot"}
+    seed, full, part = (
+        read_back(seed_file),
+        read_back(out / "full.mid"),
+        read_back(out / "part.mid"),
+    )
     assert_same_frame(seed, full)
     assert assert_fills_only(seed, full, part, 5, 6, [0, 2]) == record["new_notes"]
     # running again without --force refuses and keeps the files
     before = (out / "full.mid").read_bytes()
-    code, _, stderr = cli(capsys, "infill", seed_file, "--bars", "5-6", "-o", out,
-                          "--checkpoint", tiny_checkpoint)  # fmt: skip
+    code, _, stderr = cli(
+        capsys, "infill", seed_file, "--bars", "5-6", "-o", out, "--checkpoint", tiny_checkpoint
+    )
     assert code == 2 and "already exists" in stderr and "--force" in stderr
     assert (out / "full.mid").read_bytes() == before

@@ -188,7 +188,7 @@ def test_from_base_and_to_base_round_trip_with_control_tokens(which, tok, bpe_to
     # control tokens stand alone, at their own ids, never merged
     assert back[:4] == [t.token_id(n) for n in plan_tokens({"Key": "C-major", "Density": "2"})]
     assert back.count(t.token_id(HOLE)) == 1 and back[-1] == t.token_id(INFILL)
-    assert back[4:back.index(t.token_id(HOLE))] == bars[0]
+    assert back[4 : back.index(t.token_id(HOLE))] == bars[0]
 
 
 # --------------------------------------------------------------------------- layouts
@@ -229,6 +229,8 @@ def test_take_programs_splits_piano_from_bass(which, tok, bpe_tok):
         assert [x for x in taken_base if x.startswith("Position_")] == ["Position_0",
                                                                         "Position_24"]  # fmt: skip
     assert len(whole[PIANO]) == 24 and len(whole[BASS]) == 4
+    if which == "bpe":  # some ids merge the end of one note with the next note's Program
+        assert any("Program_33" in t.base_tokens[i] and len(t.base_tokens[i]) > 1 for i in ids)
 
 
 def test_take_programs_of_all_leaves_an_empty_bar(tok):

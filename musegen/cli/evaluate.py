@@ -108,3 +108,24 @@ def evaluate_controls(
                          new_bars=new_bars, files=files, quick=quick, seed=seed,
                          corpus=corpus_dir, shards=shards)  # fmt: skip
     controls_command(cfg, say=typer.echo)
+
+
+@evaluate_app.command("infill")
+def evaluate_infill(
+    folder: Path = typer.Argument(..., help="a folder of real multitrack MIDI songs"),
+    checkpoint: str | None = typer.Option(None, help="folder or name (one trained to infill)"),
+    songs: int | None = typer.Option(None, min=1, help="at most this many songs (20)"),
+    bars: str | None = typer.Option(None, help="bars regenerated, FIRST-LAST (5-8)"),
+    part_bars: str | None = typer.Option(None, help="bars of an added bass/drums (1-8)"),
+    quick: bool = typer.Option(False, "--quick", help="2 songs, bars 3-4, parts 1-4: a smoke test"),
+    out: Path = typer.Option(Path("out/infill"), "--out", help="folder for the report"),
+    seed: int = typer.Option(0, help="random seed for sampling"),
+) -> None:
+    """Blank bars of each song and regenerate them; remove its bass or drums and add them back.
+    Compare with the real part (its own fit with its surroundings is the ceiling) and check the
+    joins. Writes OUT/report.md, results.json and infill.png; prints the tables."""
+    from musegen.evaluate.infill_eval import InfillEvalConfig, infill_command
+
+    cfg = InfillEvalConfig(folder, checkpoint=checkpoint, songs=songs, region=bars,
+                           part_bars=part_bars, quick=quick, seed=seed)  # fmt: skip
+    infill_command(cfg, out=out, say=typer.echo)

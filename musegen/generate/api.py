@@ -215,7 +215,8 @@ class MuseGen:
         steps = []
         for part in parts:
             steps.append(self.add_part(current, program=part, bars=bars, **options))
-            current = read_seed(steps[-1].score)
+            # the next part hears this one; the seed's channels are kept as they were
+            current = SeedFile(steps[-1].score, current.data, current.name, steps[-1].channels)
         last = steps[-1]
         new = last.score.copy()
         for track in new.tracks[:base_tracks]:

@@ -30,6 +30,7 @@ from musegen.generate.plans import allowed_plans
 from musegen.generate.request import ContinueRequest
 from musegen.model.sampling import generate
 from musegen.music import timeline
+from musegen.tokens.controls import KEY
 from musegen.tokens.grammar import DRUMS, Constraints, Grammar
 from musegen.tokens.layout import infill_layout, plans_of_ids, split_bars
 from musegen.tokens.plan_grammar import PlanGrammar
@@ -73,8 +74,7 @@ def generate_infill(
     _refuse_shared_programs(full, targets, program_set, lines[region.start], lines[region.end])
     new_notes: list[tuple[int, Note]] = []
     generated_tokens = 0
-    for start in range(region.start, region.end, CHUNK_BARS):
-        end = min(region.end, start + CHUNK_BARS)
+    for start, end in _chunks(ckpt, full, lines, region):
         # The model reads the chunk's own notes as holes, and the chunks before as written.
         placed, n_tokens = _fill_chunk(ckpt, full, lines, start, end, program_set, options)
         generated_tokens += n_tokens
@@ -101,6 +101,28 @@ def generate_infill(
         "request": options.as_dict(),
     }
     return Generated(full, new, lines[region.start], dict(channels or {}), info)
+
+
+def _chunks(ckpt: Checkpoint, score: Score, lines: list[int],
+            region: Region) -> list[tuple[int, int]]:  # fmt: skip
+    """The region cut into chunks of at most CHUNK_BARS bars, of one meter each (bars are
+    generated in one meter at a time), whose tokens fit the context with room for the answer."""
+    tok, context = ckpt.tokenizer, ckpt.model.config.context
+    sizes = [len(b) + 5 for b in split_bars(tok.encode(score), tok.starts_bar)]
+    sizes += [sizes[-1] if sizes else 16] * max(0, region.end - len(sizes))
+    tpq = score.ticks_per_quarter
+    chunks, start = [], region.start
+    while start < region.end:
+        meter = timeline.meter_at(score, lines[start])
+        end = start + 1
+        while (end < min(region.end, start + CHUNK_BARS)
+               and timeline.meter_at(score, lines[end]) == meter
+               and lines[end + 1] - lines[end] == meter.bar_ticks(tpq)
+               and 3 * sum(sizes[start : end + 1]) + 64 <= context):  # fmt: skip
+            end += 1
+        chunks.append((start, end))
+        start = end
+    return chunks
 
 
 def _program(track: Track) -> int:
@@ -164,11 +186,14 @@ def _fill_chunk(ckpt: Checkpoint, score: Score, lines: list[int], start: int, en
     state = grammar.start(1)
     eos = tok.eos_id
 
+    opens_plan = list(grammar.kind_ids[KEY].values())
+
     def mask_fn(step, tokens):
         mask = grammar.mask(state)
-        if state.bars[0] >= n and state.plan_step[0] == 0 and state.bar_notes[0] > 0:
-            mask[0] = False
-            mask[0, eos] = True  # the region is written: end it as training did
+        if state.bars[0] >= n and state.plan_step[0] == 0 and mask[0, opens_plan].any():
+            # Where another bar could begin, the region is written: end it as training did.
+            mask[0, opens_plan] = False
+            mask[0, eos] = True
         return mask
 
     def stop_fn(new, step):
@@ -177,11 +202,16 @@ def _fill_chunk(ckpt: Checkpoint, score: Score, lines: list[int], start: int, en
         grammar.advance(state, new.numpy())
         return torch.tensor([bool(state.bars[0] > n)])
 
+    room = model.config.context - len(cond) - len(context)
+    if room < 8 * n:
+        raise InputError(
+            f"bars {start + 1}-{end} are too dense for this checkpoint's context of "
+            f"{model.config.context} tokens; regenerate fewer bars or fewer tracks at a time"
+        )
     prompt = torch.tensor([cond + context])
     uncond = torch.tensor([neg + context for neg in negatives])
     with one_thread():
-        out = generate(model, prompt, max_new_tokens=min(budget * 2, model.config.context
-                                                         - prompt.shape[1]),
+        out = generate(model, prompt, max_new_tokens=min(budget * 2, room),
                        sampling=options.sampling,
                        generator=torch.Generator().manual_seed(options.seed + start),
                        uncond_prompt=uncond, mask_fn=mask_fn, stop_fn=stop_fn,
