@@ -34,9 +34,9 @@ PLACES: dict[str, tuple[float, float]] = {
     "data": (6.2, 4),
     "train": (1.0, 5),
     "generate": (4.4, 5),
-    "evaluate": (7.6, 6),
+    "evaluate": (8.0, 6),
     "cli": (3.8, 7),
-    "serve": (6.9, 7),
+    "serve": (5.4, 6),
     "__init__": (0.7, 7),
 }
 LAYER = 1.25  # vertical distance between layers
@@ -44,13 +44,13 @@ SHARED = ("errors", "progress")  # imported from every layer: drawn as the floor
 PUBLIC_API = {"MuseGen", "Continuation", "MidiResult", "ContinueRequest"}  # lazy, from generate
 ROLES = {
     "music": "bar grid, meter, key/mood, instruments",
-    "tokens": "miditok REMI + BPE, grammar masks",
+    "tokens": "REMI + BPE, bar plans, grammar",
     "io": "seeds in; MIDI, audio, pictures out",
     "model": "pure torch transformer, sampling",
     "checkpoint": "safetensors + JSON folders, card",
     "data": "corpus, sources, shards, originality",
     "train": "Lightning: config, fit, contrast",
-    "generate": "request, continuation, MuseGen",
+    "generate": "request, continue, infill, MuseGen",
     "evaluate": "likelihood, realism, control, ...",
     "cli": "musegen commands (Typer)",
     "serve": "local studio (web page + JSON API)",
