@@ -158,6 +158,15 @@ def test_a_checkpoint_without_plans_is_refused_in_one_line(tmp_path: Path) -> No
     assert "has no bar plans" in str(err.value) and "\n" not in str(err.value)
 
 
+def test_the_command_refuses_the_shipped_default_in_one_line(tmp_path: Path, capsys) -> None:
+    from musegen.cli import main
+
+    _write(band(12), tmp_path / "a.mid")
+    assert main(["evaluate", "infill", str(tmp_path), "--checkpoint", "default", "--quick"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "has no bar plans" in err and "--checkpoint" in err
+
+
 def test_quick_run_end_to_end(tmp_path: Path, tiny_checkpoint: Path) -> None:
     songs = tmp_path / "songs"
     songs.mkdir()
