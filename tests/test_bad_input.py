@@ -476,8 +476,6 @@ BAD_INPUT = [
         hostile_run("pickle"),
         "export {dir}/run --name x --out {dir}/out",
         "last.ckpt was not read",
-        known_bug="torch's 'Detected pickle protocol 4' UserWarning is printed before the line"
-        " (checkpoint.folder.lightning_state lets it through)",
     ),
     case(
         "export-torch-last-ckpt",
@@ -498,8 +496,6 @@ BAD_INPUT = [
         " --max-steps 1 --threads 1 --val-every 1 --val-windows 1 --resume",
         "last.ckpt",
         own_process=True,  # Lightning's global set-up would carry over into later cases
-        known_bug="the run folder gains tokenizer.json before last.ckpt is refused"
-        " (train.fit saves it first)",
     ),
     # --- options
     case("soundfont-not-sf2", BASE, f"{C} --soundfont {{not_sf2}}", "not an SF2 soundfont"),

@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import shutil
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -195,7 +196,9 @@ def lightning_state(ckpt_file: Path) -> tuple[dict, dict]:
     import pickle
 
     try:
-        raw = torch.load(ckpt_file, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch warns about the pickle protocol: one line only
+            warnings.simplefilter("ignore")
+            raw = torch.load(ckpt_file, map_location="cpu", weights_only=True)
         # A run with --ema-decay holds the moving average of the weights as its state_dict;
         # runs from before the weight-averaging callback kept it under ema.module.
         ema = any(k.startswith("ema.module.") for k in raw["state_dict"])

@@ -1,5 +1,5 @@
-"""`musegen evaluate suite|fidelity|controls`: measure a checkpoint on held-out data or real
-songs, or how well it obeys its bar plans."""
+"""`musegen evaluate suite|fidelity|controls|infill`: measure a checkpoint on held-out data or
+real songs, how well it obeys its bar plans, and how it fills in bars and adds parts."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from musegen.cli.app import app, fail
 
 evaluate_app = typer.Typer(
     help="Measure a checkpoint: `suite` on the held-out split, `fidelity` on real songs, "
-    "`controls`: does it obey key, mood, density, polyphony and register plans.",
+    "`controls`: does it obey key, mood, density, polyphony and register plans, `infill`: "
+    "regenerated bars and added parts against the real ones.",
     no_args_is_help=True,
 )
 app.add_typer(evaluate_app, name="evaluate")
@@ -70,13 +71,17 @@ def evaluate_fidelity(
     quick: bool = typer.Option(False, "--quick", help="2 songs, 4 + 2 bars: a smoke test"),
     out: Path = typer.Option(Path("out/fidelity"), "--out", help="folder for the report"),
     seed: int = typer.Option(0, help="random seed for sampling"),
+    key: str | None = typer.Option(
+        None, help="the continuations' `--key` (e.g. seed: keep the seed's last key plan)"
+    ),
 ) -> None:
     """Continue the first bars of each song and compare, track by track, with the song's real
     next bars (the ceiling) and a loop of the seed's last bars (the copy floor)."""
     from musegen.evaluate.fidelity import fidelity_command
 
     fidelity_command(folder, checkpoint=checkpoint, seed_bars=seed_bars, new_bars=new_bars,
-                     songs=songs, quick=quick, out=out, seed=seed, say=typer.echo)  # fmt: skip
+                     songs=songs, quick=quick, out=out, seed=seed, key=key,
+                     say=typer.echo)  # fmt: skip
 
 
 @evaluate_app.command("controls")

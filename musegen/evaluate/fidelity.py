@@ -41,6 +41,7 @@ class FidelityConfig:
     songs: int | None = None  # at most this many songs; default 20, quick 2
     quick: bool = False
     seed: int = 0  # sampling seed, the same for every song (a song's result is its own)
+    key: str | None = None  # the continuations' `key` ("seed": keep the seed's last key)
 
     def __post_init__(self) -> None:
         self.folder = Path(self.folder)
@@ -120,11 +121,12 @@ def loop_floor(song: Song) -> Score:
     return song.reference.copy()
 
 
-def model_bars(mg, song: Song, new_bars: int, seed: int) -> tuple[Score, dict]:
+def model_bars(mg, song: Song, new_bars: int, seed: int,
+               key: str | None = None) -> tuple[Score, dict]:  # fmt: skip
     """The model's new bars, through the public API, with tracks in the seed's order."""
     started = time.perf_counter()
     try:
-        result = mg.continue_midi(song.seed, new_bars, seed=seed, mood_candidates=1)
+        result = mg.continue_midi(song.seed, new_bars, seed=seed, mood_candidates=1, key=key)
     except ValueError as err:  # InputError: a seed the model cannot continue
         return song.reference.clip(0, 0), {"error": str(err).splitlines()[0]}  # no notes
     new = result.continuation.score
@@ -192,7 +194,7 @@ def evaluate_fidelity(cfg: FidelityConfig, say: Callable[[str], None] = print) -
         if isinstance(song, str):
             skipped.append({"song": name, "reason": song})
             continue
-        new, info = model_bars(mg, song, cfg.new_bars, cfg.seed)
+        new, info = model_bars(mg, song, cfg.new_bars, cfg.seed, cfg.key)
         bars = {"ceiling": song.ceiling, "loop_floor": loop_floor(song), "model": new}
         counts = {
             s: compare(song.seed, song.reference, bars[s], cfg.seed_bars, cfg.new_bars)
@@ -236,7 +238,7 @@ def command_line(cfg: FidelityConfig, out: Path | None = None) -> str:
         f"--new-bars {cfg.new_bars}",
         f"--songs {cfg.songs}",
         f"--seed {cfg.seed}",
-    ]
+    ] + ([f"--key {cfg.key}"] if cfg.key else [])
     return " ".join(parts + ([f"--out {out}"] if out else []))
 
 
@@ -249,6 +251,7 @@ def fidelity_command(
     quick: bool = False,
     out: Path | None = Path("out/fidelity"),
     seed: int = 0,
+    key: str | None = None,
     say: Callable[[str], None] = print,
 ) -> dict:
     """Continue the first bars of each song in FOLDER and compare the new bars, per track,
@@ -256,7 +259,7 @@ def fidelity_command(
     report.json and fidelity.png; prints the table."""
     from musegen.evaluate.fidelity_report import table, write_report
 
-    cfg = FidelityConfig(folder, checkpoint, seed_bars, new_bars, songs, quick, seed)
+    cfg = FidelityConfig(folder, checkpoint, seed_bars, new_bars, songs, quick, seed, key)
     report = evaluate_fidelity(cfg, say=say)
     report["command"] = command_line(cfg, out)
     say(table(report))

@@ -18,7 +18,7 @@ from symusic import Note, Score, Track
 from musegen.checkpoint.folder import Checkpoint
 from musegen.errors import InputError
 from musegen.generate.plans import allowed_plans
-from musegen.generate.request import ContinueRequest
+from musegen.generate.request import SEED_KEY, ContinueRequest
 from musegen.model.sampling import generate
 from musegen.music import instruments as programs
 from musegen.music import labels, timeline
@@ -255,7 +255,7 @@ def _constraints(seed: Score, meter: timeline.Meter, options: ContinueRequest,
                 "; choose instruments to generate with `programs`, e.g. 40,42"
             )
     scale = None
-    if options.key and scale_mask:  # a checkpoint with plans is asked through them instead
+    if options.key and options.key != SEED_KEY and scale_mask:  # plans ask through the plan
         tonic, mode = labels.parse_key(options.key)
         scale = labels.scale_pitch_classes(tonic, mode)
     return Constraints(

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from musegen.generate.request import ContinueRequest
+from musegen.generate.request import SEED_KEY, ContinueRequest
 from musegen.music import labels
 from musegen.music.attributes import MOOD_ATTRIBUTES, median_level
-from musegen.tokens.controls import DENSITY, KEY, POLYPHONY, REGISTER, key_value
+from musegen.tokens.controls import ANY, DENSITY, KEY, POLYPHONY, REGISTER, key_value
 from musegen.tokens.plan_grammar import AllowedPlan
 
 Plan = dict[str, str]
@@ -30,7 +30,11 @@ def asked_levels(request: ContinueRequest, seed_plans: Sequence[Plan]) -> dict[s
         median = median_level(seed) or 3
         level = min(6, max(1, median + target.density_offset))
         asked[DENSITY] = [{str(level)}] * bars
-    if request.key:
+    if request.key == SEED_KEY:
+        last = next((p[KEY] for p in reversed(seed_plans) if p.get(KEY, ANY) != ANY), None)
+        if last is not None:
+            asked[KEY] = [{last}] * bars
+    elif request.key:
         tonic, mode = labels.parse_key(request.key)  # major or minor
         asked[KEY] = [{key_value(tonic, mode)}] * bars
     for kind, name in ((DENSITY, "density"), (POLYPHONY, "polyphony"), (REGISTER, "register")):

@@ -14,6 +14,7 @@ from musegen.model.sampling import SamplingConfig
 from musegen.music import labels
 
 MAX_BARS = 256
+SEED_KEY = "seed"  # `key`: keep the key the seed ends in
 MAX_VARIATIONS = 64
 MAX_MOOD_CANDIDATES = 16
 # Classifier-free guidance when a style is asked for and no guidance is given: the evaluation
@@ -41,7 +42,9 @@ class ContinueRequest:
     guidance: float | None = None  # None: STYLE_GUIDANCE with a style, else 1 (off)
     variations: int = 1
     seed: int = 0
-    key: str | None = None  # e.g. "C:major": the bars' plan (or, without plans, the scale)
+    # e.g. "C:major": the new bars' key plan (without plans: a scale mask); "seed": the key of
+    # the seed's last bar (checkpoints with plans)
+    key: str | None = None
     pitch_range: tuple[int, int] | None = None
     programs: list[int] | None = None  # GM programs (0-127) for the new material, -1 = drums
     # Bar plans (checkpoints with controls): a level for every new bar, or one per new bar
@@ -64,7 +67,7 @@ class ContinueRequest:
         if self.guide_against not in GUIDE_AGAINST:
             raise InputError(f"`guide_against` {self.guide_against!r} is invalid: use "
                              f"{' or '.join(GUIDE_AGAINST)}")  # fmt: skip
-        if self.key is not None:
+        if self.key is not None and self.key != SEED_KEY:
             try:
                 labels.parse_key(self.key)
             except ValueError as exc:
@@ -114,4 +117,4 @@ def _in_range(name: str, value: int, low: int, high: int, low_text: str | None =
         raise InputError(f"`{name}` {value} is out of range: use {low_text or low} to {high}")
 
 
-__all__ = ["GUIDE_AGAINST", "MAX_BARS", "STYLE_GUIDANCE", "ContinueRequest"]
+__all__ = ["GUIDE_AGAINST", "MAX_BARS", "SEED_KEY", "STYLE_GUIDANCE", "ContinueRequest"]

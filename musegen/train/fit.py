@@ -215,6 +215,9 @@ def fit(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path:
         torch.set_num_threads(cfg.threads)
     out = Path(cfg.out)
     shards = Shards.open(cfg.data)
+    last = out / "checkpoints" / "last.ckpt"
+    if resume and last.exists():
+        lightning_state(last)  # refuses a file that is not our own, in one line, first
     out.mkdir(parents=True, exist_ok=True)
     shards.tokenizer.save(out / "tokenizer.json")  # the run folder exports on its own
     if cfg.init_from:
@@ -244,10 +247,7 @@ def fit(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path:
             raise ValueError(f"{cfg.init_from} does not fit this run's model "
                              f"(missing {missing[:3]}, unexpected {unexpected[:3]})")  # fmt: skip
     data = ShardData(cfg, model_config.context)
-    last = out / "checkpoints" / "last.ckpt"
     ckpt_path = str(last) if resume and last.exists() else None
-    if ckpt_path:
-        lightning_state(last)  # refuses a file that is not our own, in one line
     if resume and ckpt_path is None:
         print(f"no checkpoint at {last}; starting a new run")
     callbacks = [
