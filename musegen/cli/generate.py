@@ -27,6 +27,8 @@ def info(
     typer.echo(loaded.card)
     typer.echo(f"styles: {', '.join(loaded.tokenizer.styles)}")
     typer.echo(f"moods: {', '.join(loaded.tokenizer.moods)}")
+    if loaded.tokenizer.has_controls:
+        typer.echo("controls: bar plans (key, density, polyphony, register); infill and arrange")
     typer.echo(
         f"parameters: {loaded.model.num_parameters():,}; weights sha256 {loaded.sha256[:16]}"
     )

@@ -10,7 +10,6 @@ Long regions go in chunks of CHUNK_BARS, each seeing the chunks already written.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -52,15 +51,14 @@ class Region:
 def generate_infill(
     ckpt: Checkpoint, seed: Score, region: Region, options: ContinueRequest, *,
     channels: dict[int, int] | None = None,
-    progress: Callable[[int, int], None] | None = None,
 ) -> Generated:  # fmt: skip
     """The seed with the region regenerated (`full`) and the new notes alone (`new`, at their
     own ticks with the seed's tempo map and meter, so they land on the same bars in a DAW)."""
     tok = ckpt.tokenizer
     if not tok.has_controls:
         raise InputError(
-            f"checkpoint {ckpt.name} was not trained to fill in bars; use one with bar plans "
-            "(musegen info CHECKPOINT lists 'infill')"
+            f"checkpoint {ckpt.name} was not trained to fill in bars; use one trained with bar "
+            "plans and infilling (`musegen info CHECKPOINT` says 'infill')"
         )
     started = time.perf_counter()
     lines = timeline.bar_lines(seed, max(timeline.end_tick(seed), 1))
