@@ -67,7 +67,9 @@ def pop_piece(bars: int = 12) -> Score:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--checkpoint", default="/tmp/probe", help="a checkpoint with plans")
+    parser.add_argument(
+        "--checkpoint", default="checkpoints/default", help="a checkpoint with plans"
+    )
     parser.add_argument("--repeats", type=int, default=5, help="timed rounds")
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
     parser.add_argument("--seed", type=int, default=0, help="sampling seed, every round")
