@@ -43,20 +43,24 @@ def main() -> None:
     band = sorted(args.band.glob("*.mid"))
     if band:
         seeds[f"band song with drums ({band[0].name}, 8 bars)"] = first_bars(band[0], 8)
-    print("| seed | tracks | median s | min s | new notes |")
-    print("|---|---|---|---|---|")
+    print("| seed | checkpoint | tracks | median s | min s | new notes | / first checkpoint |")
+    print("|---|---|---|---|---|---|---|")
     for name, seed in seeds.items():
-        times, notes = [], 0
-        for r in range(args.repeats + 1):
-            started = time.perf_counter()
-            result = mg.continue_midi(seed, 8, seed=r)
-            if r:  # the first round warms up
-                times.append(time.perf_counter() - started)
-            notes = result.provenance["new_notes"]
-        print(
-            f"| {name} | {len(seed.tracks)} | {statistics.median(times):.2f} | "
-            f"{min(times):.2f} | {notes} |"
-        )
+        first = None
+        for label, mg in models.items():
+            times, notes = [], 0
+            for r in range(args.repeats + 1):  # the two checkpoints in the same minutes
+                started = time.perf_counter()
+                result = mg.continue_midi(seed, 8, seed=r)
+                if r:  # the first round warms up
+                    times.append(time.perf_counter() - started)
+                notes = result.provenance["new_notes"]
+            median = statistics.median(times)
+            first = first or median
+            print(
+                f"| {name} | {label} | {len(seed.tracks)} | {median:.2f} | {min(times):.2f} "
+                f"| {notes} | {median / first:.2f} |"
+            )
 
 
 if __name__ == "__main__":
