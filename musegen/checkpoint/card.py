@@ -145,15 +145,15 @@ def _extras(train: dict) -> str | None:
 
 def _instruments(stats: dict) -> list[str]:
     """The programs the checkpoint knows; seed tracks on others are shown as one of these."""
-    from musegen.music.instruments import KNOWN_SHARE, instrument_name
+    from musegen.music.instruments import instrument_name, known_programs
 
-    known = sorted(((s["share"], int(p)) for p, s in stats.items() if s["share"] >= KNOWN_SHARE),
-                   reverse=True)  # fmt: skip
+    known = sorted(((stats[str(p)]["share"], p) for p in known_programs(stats)), reverse=True)
     if not known:
         return []
-    names = ", ".join(f"{instrument_name(p)} {share:.0%}" for share, p in known)
+    names = ", ".join(f"{instrument_name(p)} {share:.1%}" for share, p in known)
     return [f"- instruments it knows (share of training notes): {names}; a seed track on any "
-            "other instrument is shown to the model as the nearest of these"]  # fmt: skip
+            "other instrument is shown to the model as the nearest of these (of its own GM "
+            "family first)"]  # fmt: skip
 
 
 def _earlier_stages(training: dict) -> list[str]:

@@ -17,7 +17,8 @@ from symusic import Score
 DRUMS = -1  # miditok's Program value for drums, and how musegen names the drum 'program'
 DRUM_CHANNEL = 9  # General MIDI's channel 10
 
-KNOWN_SHARE = 0.02  # programs under 2% of the training notes are not known
+KNOWN_SHARE = 0.02  # programs under 2% of the training notes are not known...
+SEEN_SHARE = 0.002  # ...unless their GM family has 2% and they have 0.2% themselves
 STYLE_SHARE = 0.05  # with a style asked for: programs with 5% of that style's notes
 
 
@@ -53,16 +54,29 @@ def program_stats(shards, split: str = "train") -> dict[str, dict]:
     return stats
 
 
+def family(program: int) -> int:
+    """General MIDI family (0 pianos .. 15 sound effects; -1 drums) of a program."""
+    return DRUMS if program == DRUMS else program // 8
+
+
+def _known(shares: dict[int, float], threshold: float) -> set[int]:
+    """Programs with `threshold` of the notes, or seen (SEEN_SHARE) in a family that has it:
+    three bass programs of 1% each make the basses known, each of them as itself."""
+    by_family: dict[int, float] = {}
+    for program, share in shares.items():
+        by_family[family(program)] = by_family.get(family(program), 0.0) + share
+    return {p for p, share in shares.items() if share >= threshold
+            or (share >= SEEN_SHARE and by_family[family(p)] >= threshold)}  # fmt: skip
+
+
 def known_programs(stats: dict[str, dict], style: str | None = None) -> dict[int, float]:
     """Known program -> its mean pitch; with a style, the programs of that style if any."""
-    known = {int(p): s["mean_pitch"] for p, s in stats.items() if s["share"] >= KNOWN_SHARE}
+    pitch = {int(p): s["mean_pitch"] for p, s in stats.items()}
+    known = _known({int(p): s["share"] for p, s in stats.items()}, KNOWN_SHARE)
     if style is not None:
-        of_style = {
-            int(p): s["mean_pitch"] for p, s in stats.items()
-            if s["styles"].get(style, 0.0) >= STYLE_SHARE
-        }  # fmt: skip
-        known = of_style or known
-    return known
+        shares = {int(p): s["styles"].get(style, 0.0) for p, s in stats.items()}
+        known = _known(shares, STYLE_SHARE) or known
+    return {p: pitch[p] for p in sorted(known)}
 
 
 def program_of(track) -> int:
@@ -89,7 +103,10 @@ def stand_ins(seed: Score, stats: dict[str, dict], style: str | None) -> dict[in
                 result[i] = None
         elif int(track.program) not in known and melodic:
             pitch = float(np.mean([n.pitch for n in track.notes])) if len(track.notes) else 60.0
-            result[i] = min(melodic, key=lambda p: (abs(melodic[p] - pitch), p))
+            # a known member of its own family first (a synth bass as an electric bass)
+            kin = {p: m for p, m in melodic.items() if family(p) == family(int(track.program))}
+            pool = kin or melodic
+            result[i] = min(pool, key=lambda p: (abs(pool[p] - pitch), p))
     return result
 
 
