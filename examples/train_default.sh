@@ -54,3 +54,30 @@ musegen export runs/s13-gedi1 --name default --dtype bfloat16 --which last \
     --data data/cache --baseline runs/cpu-small-uncond --corpus data/corpus
 musegen evaluate suite checkpoints/default --corpus data/corpus --shards data/cache \
     --out checkpoints/default/evaluation --seeds-per-style 8 --compile --doc docs/evaluation.md
+# Stage 7, the multitrack default (2026-12-04): four corpora (music21, POP909 piano, POP909
+# band arrangements by MMA, Groove MIDI drums; data/README.md says how to get each), the same
+# vocabulary plus bar-plan, infill and new style tokens (their embedding rows start at the
+# mean of the old ones), context 2048, 950 steps of 4 x 2048 tokens from stage 6 with plans
+# dropped to "any" in part and 0.3 of pieces laid out fill-in-the-middle. The run was started
+# on the three pop sources (steps 0-279, data/cache-band) and resumed on all four.
+musegen corpus build pop909:data/sources/POP909-Dataset/POP909 --out data/corpus-pop909
+musegen corpus build groove:data/sources/drums-with-llm/groove --out data/corpus-groove
+musegen corpus build pop909-band:data/sources/POP909-Dataset/POP909 --out data/corpus-band
+musegen corpus build music21 --out data/corpus-m21 --cap palestrina=300 --cap essen=600 \
+    --cap oneills1850=300 --cap airdsAirs=150 --cap ryansMammoth=150
+musegen tokenize --tokenizer checkpoints/default/tokenizer.json --out data/cache-all \
+    --corpus data/corpus-m21 --corpus data/corpus-pop909 --corpus data/corpus-groove \
+    --corpus data/corpus-band
+musegen train --config examples/configs/cpu-multitrack.yaml      # --resume after a stop
+musegen export runs/multitrack --name default --dtype bfloat16 --which last \
+    --corpus data/corpus-m21 --corpus data/corpus-pop909 --corpus data/corpus-groove \
+    --corpus data/corpus-band
+python tools/dev_set.py      # data/dev: the held-out songs of each multitrack source
+musegen evaluate fidelity /usr/share/games/dink/dink/Sound --songs 20 \
+    --out checkpoints/default/evaluation/fidelity-freedink
+for d in pop909-test groove-test band-test; do
+    musegen evaluate fidelity "data/dev/$d" --songs 20 \
+        --out "checkpoints/default/evaluation/fidelity-$d"
+done
+musegen evaluate controls --seeds data/dev/pop909-test --files 8
+musegen evaluate infill data/dev/band-test --songs 10 --out checkpoints/default/evaluation/infill
