@@ -1,5 +1,6 @@
 """The studio's HTTP API (`musegen serve`): every endpoint and every error, with real generation
-by the shipped default checkpoint (1-2 bars, a few tenths of a second each)."""
+by the shipped default checkpoint (1-2 bars, a few tenths of a second each), and infill and
+arrange with the tiny checkpoint trained with bar plans and infilling (slow: it is trained)."""
 
 from __future__ import annotations
 
@@ -93,7 +94,9 @@ def test_page_and_its_files_are_served_with_no_outside_address(client):
 
 def test_info_lists_modes_styles_fields_and_limits(client, model):
     info = client.get("/api/info").json()
-    assert info["modes"] == ["continue"]
+    assert info["modes"] == ["continue"] and info["controls"] is False  # no bar plans
+    assert set(info["modes_unavailable"]) == {"infill", "arrange"}
+    assert "checkpoint default is not" in info["modes_unavailable"]["infill"]
     assert info["styles"] == model.styles and info["moods"] == model.moods
     assert {"midi", "mode", "bars", "style", "temperature", "seed"} <= set(info["fields"])
     assert info["limits"]["max_upload_bytes"] == 16 * 1024 * 1024
@@ -160,8 +163,12 @@ def test_generate_answers_with_the_midi_and_the_same_seed_gives_the_same_file(cl
     "fields, status, words",
     [
         ({"foo": "1"}, 400, "unknown option 'foo'"),
-        ({"mode": "infill"}, 400, "mode 'infill' is unknown (not in this version yet)"),
-        ({"mode": "remix"}, 400, "use continue"),
+        ({"mode": "infill", "bars": "1-2"}, 400, "mode 'infill' needs a checkpoint trained"),
+        ({"mode": "arrange", "parts": "bass"}, 400, "mode 'arrange' needs a checkpoint trained"),
+        ({"density": "3"}, 400, "density needs a checkpoint trained with bar plans"),
+        ({"parts": "bass"}, 400, "parts applies to mode arrange only, not continue"),
+        ({"tracks": "1"}, 400, "tracks applies to mode infill only, not continue"),
+        ({"mode": "remix"}, 400, "mode 'remix' is unknown: use continue, infill, arrange"),
         ({"bars": "x"}, 400, "bars 'x' is invalid"),
         ({"bars": "0"}, 400, "0 is out of range"),
         ({"bars": "9999"}, 400, "out of range"),
@@ -181,6 +188,14 @@ def test_generate_answers_with_the_midi_and_the_same_seed_gives_the_same_file(cl
 def test_bad_options_get_one_sentence(client, fields, status, words):
     answer = post(client, **fields)
     assert answer.status_code == status and words in answer.json()["error"], answer.json()
+
+
+def test_infill_and_arrange_are_refused_by_a_checkpoint_without_plans(client):
+    for fields in ({"mode": "infill", "bars": "1-2"}, {"mode": "arrange", "parts": "bass"}):
+        answer = post(client, "/api/generate", **fields)
+        assert answer.status_code == 400, answer.content
+        assert "needs a checkpoint trained with bar plans and infilling" in answer.json()["error"]
+    assert client.get("/api/info").json()["queue"] == {"running": 0, "waiting": 0}
 
 
 @pytest.mark.parametrize(
@@ -347,3 +362,139 @@ def test_twenty_concurrent_requests_are_all_answered_one_at_a_time_unmixed(clien
     waits = [j["waited_seconds"] for j in jobs]
     print(f"\n20 concurrent requests: all answered in {total:.2f} s, "
           f"max queue wait {max(waits):.2f} s, median {sorted(waits)[10]:.2f} s")  # fmt: skip
+
+
+# ---------------------------------------------------------------------- infill and arrange
+
+
+@pytest.fixture(scope="module")
+def planned(tiny_checkpoint, tmp_path_factory):
+    """The studio on the tiny checkpoint trained with bar plans and infilling."""
+    from musegen import MuseGen
+
+    workdir = tmp_path_factory.mktemp("studio-planned")
+    model = MuseGen.from_pretrained(tiny_checkpoint)
+    with TestClient(create_app(model=model, workdir=workdir), base_url=URL) as c:
+        yield c
+    assert not workdir.exists()
+
+
+def notes_by_name(midi: bytes) -> dict[str, list[tuple]]:
+    return {t.name: sorted((n.time, n.duration, n.pitch, n.velocity) for n in t.notes)
+            for t in Score.from_midi(midi).tracks}  # fmt: skip
+
+
+def assert_file(client, url: str, filename: str) -> bytes:
+    answer = client.get(url)
+    assert answer.status_code == 200, answer.content
+    assert f'filename="{filename}"' in answer.headers["content-disposition"]
+    return answer.content
+
+
+def test_info_offers_infill_and_arrange_with_a_checkpoint_with_plans(planned):
+    info = planned.get("/api/info").json()
+    assert info["modes"] == ["continue", "infill", "arrange"] and info["modes_unavailable"] == {}
+    assert info["controls"] is True and {"bass", "drums"} <= set(info["parts"])
+    assert {"tracks", "parts", "density", "polyphony", "register"} <= set(info["fields"])
+
+
+def test_infill_job_regenerates_the_bars_keeps_the_rest_and_serves_its_files(planned):
+    answer = post(planned, mode="infill", bars="2-3", seed=3, density=3)
+    assert answer.status_code == 202, answer.json()
+    job = wait(planned, answer.json()["id"], timeout=120)
+    assert job["status"] == "done", job["error"]
+    assert job["request"] == {"mode": "infill", "bars": [2, 3], "seed": 3, "density": 3}
+    result = planned.get(f"/api/jobs/{job['id']}").json()["result"]
+    start, end = result["region_ticks"]
+    assert (start, end) == (BAR, 3 * BAR) and "new_start_tick" not in result
+    p = result["provenance"]
+    assert (p["mode"], p["bars"], p["tracks"]) == ("infill", [2, 3], [1, 2, 3, 4])
+    assert p["seed_file"] == "chorale_opening" and p["request"]["density"] == 3
+    assert result["roll"]["region"] == [start, end] and result["roll"]["new_tracks"] == [0, 1, 2, 3]
+    assert set(result["files"]) == {"full", "part", "audio", "pianoroll", "provenance"}
+
+    full = notes_by_name(assert_file(planned, result["files"]["full"],
+                                     "chorale_opening-infilled.mid"))  # fmt: skip
+    seed = notes_by_name(CHORALE)
+    assert list(full) == list(seed)
+    for name, notes in seed.items():  # outside the region nothing changed
+        keep = [n for n in notes if not start <= n[0] < end]
+        assert [n for n in full[name] if not start <= n[0] < end] == keep, name
+    inside = sum(start <= n[0] < end for notes in full.values() for n in notes)
+    part = notes_by_name(assert_file(planned, result["files"]["part"], "chorale_opening-part.mid"))
+    new = [n for notes in part.values() for n in notes]
+    assert len(new) == inside == p["new_notes"] > 0
+    assert all(start <= n[0] < end and n[0] + n[1] <= end for n in new)
+
+    png = assert_file(planned, result["files"]["pianoroll"], "chorale_opening-pianoroll.png")
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    assert planned.get(result["files"]["provenance"]).json()["mode"] == "infill"
+    audio = planned.get(result["files"]["audio"])
+    assert audio.status_code in (200, 503)  # 503: no FluidSynth library here
+    if audio.status_code == 200:
+        assert 'filename="chorale_opening-infilled.wav"' in audio.headers["content-disposition"]
+    wrong = planned.get(f"/api/jobs/{job['id']}/continuation.mid")
+    assert wrong.status_code == 404
+    assert "for mode infill: use one of full.mid, part.mid" in wrong.json()["error"]
+    # what only the engine can tell (the chorale's four voices share one program) is its sentence
+    shared = post(planned, "/api/generate", mode="infill", bars="2", tracks="1")
+    assert shared.status_code == 400 and "plays the same instrument" in shared.json()["error"]
+
+
+def test_arrange_job_adds_parts_and_generate_answers_with_the_new_part(planned):
+    job = wait(planned, post(planned, mode="arrange", parts="bass, Drums", seed=2).json()["id"],
+               timeout=120)  # fmt: skip
+    assert job["status"] == "done", job["error"]
+    assert job["request"] == {"mode": "arrange", "parts": ["bass", "drums"], "seed": 2}
+    result = planned.get(f"/api/jobs/{job['id']}").json()["result"]
+    p = result["provenance"]
+    assert (p["mode"], p["added"], p["tracks"]) == ("arrange", ["bass", "drums"], [5, 6])
+    assert result["region_ticks"] == [0, 4 * BAR] and result["roll"]["new_tracks"] == [4, 5]
+    full = notes_by_name(assert_file(planned, result["files"]["full"],
+                                     "chorale_opening-arranged.mid"))  # fmt: skip
+    seed = notes_by_name(CHORALE)
+    assert {name: full[name] for name in seed} == seed  # the seed's tracks as they were
+    added = [n for name, notes in full.items() if name not in seed for n in notes]
+    assert len(added) == p["new_notes"] > 0 and all(n[0] < 4 * BAR for n in added)
+    part = notes_by_name(assert_file(planned, result["files"]["part"], "chorale_opening-part.mid"))
+    assert sorted(n for notes in part.values() for n in notes) == sorted(added)
+
+    answer = post(planned, "/api/generate", mode="arrange", parts="33", bars="1-2", part="part")
+    assert answer.status_code == 200, answer.content
+    assert answer.headers["x-musegen-region-ticks"] == f"0-{2 * BAR}"
+    assert 'filename="chorale_opening-part.mid"' in answer.headers["content-disposition"]
+    bass = [n for notes in notes_by_name(answer.content).values() for n in notes]
+    assert bass and all(n[0] < 2 * BAR for n in bass)
+
+
+@pytest.mark.parametrize(
+    "fields, words",
+    [
+        ({"mode": "infill"}, "bars is missing: mode infill needs the bars to regenerate"),
+        ({"mode": "infill", "bars": "x"}, "bars 'x' is invalid: give FIRST-LAST"),
+        ({"mode": "infill", "bars": "3-2"}, "bars '3-2' is invalid: bars count from 1"),
+        ({"mode": "infill", "bars": "0-2"}, "bars '0-2' is invalid"),
+        ({"mode": "infill", "bars": "4-6"}, "bars 4-6 is outside the piece's bars 1-4"),
+        ({"mode": "infill", "bars": "2", "tracks": "a"}, "tracks 'a' is invalid"),
+        ({"mode": "infill", "bars": "2", "tracks": "0"}, "tracks: 0 is not a track number"),
+        ({"mode": "infill", "bars": "2", "tracks": "1,5"}, "the piece has tracks 1-4, not 5"),
+        ({"mode": "infill", "bars": "2", "parts": "bass"}, "parts applies to mode arrange only"),
+        ({"mode": "infill", "bars": "2", "programs": "0"}, "programs applies to mode continue"),
+        ({"mode": "infill", "bars": "2", "part": "continuation"},
+         "part 'continuation' is invalid for mode infill: use full or part"),
+        ({"mode": "infill", "bars": "2", "density": "9"}, "`density` 9 is out of range"),
+        ({"mode": "infill", "bars": "2", "density": "x"}, "density 'x' is invalid"),
+        ({"mode": "arrange"}, "parts is missing: mode arrange needs the parts to add"),
+        ({"mode": "arrange", "parts": " , "}, "parts is missing"),
+        ({"mode": "arrange", "parts": "bass,kazoo"}, "parts: 'kazoo' is not a part"),
+        ({"mode": "arrange", "parts": "200"}, "parts: '200' is not a part"),
+        ({"mode": "arrange", "parts": ",".join(["bass"] * 9)}, "add at most 8 at a time"),
+        ({"mode": "arrange", "parts": "bass", "bars": "3-9"}, "bars 3-9 is outside the piece"),
+        ({"mode": "arrange", "parts": "bass", "tracks": "1"}, "tracks applies to mode infill"),
+        ({"mode": "arrange", "parts": "bass", "style": "jazz"}, "unknown style 'jazz'"),
+    ],
+)  # fmt: skip
+def test_bad_infill_and_arrange_fields_get_one_sentence_naming_the_field(planned, fields, words):
+    for path in ("/api/jobs", "/api/generate"):
+        answer = post(planned, path, **fields)
+        assert answer.status_code == 400 and words in answer.json()["error"], answer.json()

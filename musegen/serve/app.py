@@ -26,13 +26,16 @@ from .jobs import DONE, FAILED, Busy, Job, JobQueue
 from .upload import MAX_UPLOAD, HttpError, SameSite, read_upload
 
 STATIC = Path(__file__).parent / "static"
-FILES = {  # name in the URL -> (media type, suffix of the download's name)
-    "full.mid": ("audio/midi", "-continued.mid"),
+FILES = {  # name in the URL -> (media type, suffix of the download's name; {done} per mode)
+    "full.mid": ("audio/midi", "-{done}.mid"),
     "continuation.mid": ("audio/midi", "-new.mid"),
-    "audio.wav": ("audio/wav", "-continued.wav"),
+    "part.mid": ("audio/midi", "-part.mid"),
+    "audio.wav": ("audio/wav", "-{done}.wav"),
     "pianoroll.png": ("image/png", "-pianoroll.png"),
     "generation.json": ("application/json", "-generation.json"),
 }
+DONE_WORD = {"continue": "continued", "infill": "infilled", "arrange": "arranged"}
+NOT_IN_MODE = {"continue": "part.mid", "infill": "continuation.mid", "arrange": "continuation.mid"}
 
 
 def create_app(
@@ -121,11 +124,14 @@ async def info(request: Request) -> JSONResponse:
 
     model, jobs = request.app.state.model, _jobs(request)
     checkpoint = getattr(model, "checkpoint", None)
+    refused = _unavailable(model)
     return JSONResponse({
         "musegen": __version__,
         "checkpoint": getattr(checkpoint, "name", None),
-        "modes": list(options.MODES),
-        "planned_modes": list(options.PLANNED_MODES),
+        "modes": [m for m in options.MODES if m not in refused],
+        "modes_unavailable": refused,
+        "controls": _has_controls(model),
+        "parts": list(options.PART_NAMES),
         "styles": list(model.styles),
         "moods": list(model.moods),
         "fields": options.describe(),
@@ -148,11 +154,28 @@ async def seed(request: Request) -> JSONResponse:
 # ---------------------------------------------------------------------- jobs
 
 
+def _has_controls(model) -> bool:
+    """The checkpoint has bar plans and infilling: infill, arrange, density... work."""
+    checkpoint = getattr(model, "checkpoint", None)
+    return bool(getattr(getattr(checkpoint, "tokenizer", None), "has_controls", False))
+
+
+def _checkpoint_name(model) -> str:
+    return getattr(getattr(model, "checkpoint", None), "name", None) or "this"
+
+
+def _unavailable(model) -> dict[str, str]:
+    return options.unavailable_modes(_checkpoint_name(model), _has_controls(model))
+
+
 async def _submit(request: Request) -> Job:
     model = request.app.state.model
     upload = await read_upload(request, request.app.state.max_upload)
-    req = options.parse_request(upload.fields, model.styles, model.moods)
-    await run_in_threadpool(seedinfo.read_score, upload.data)  # a damaged file fails now
+    req = options.parse_request(upload.fields, model.styles, model.moods,
+                                has_controls=_has_controls(model),
+                                checkpoint_name=_checkpoint_name(model))  # fmt: skip
+    score = await run_in_threadpool(seedinfo.read_score, upload.data)  # a damaged file fails now
+    options.check_against_seed(req, score)
     return _jobs(request).submit(req, upload.data, upload.name)
 
 
@@ -199,16 +222,32 @@ async def cancel(request: Request) -> JSONResponse:
 async def job_file(request: Request) -> Response:
     """The result's files; audio and the piano-roll picture are made on first request."""
     job, name = _job(request), request.path_params["file"]
-    if name not in FILES:
-        raise HttpError(404, f"no file {name!r} in a job: use one of {', '.join(FILES)}")
+    mode = job.request.mode
+    if name not in FILES or name == NOT_IN_MODE[mode]:
+        valid = ", ".join(f for f in FILES if f != NOT_IN_MODE[mode])
+        raise HttpError(404, f"no file {name!r} for mode {mode}: use one of {valid}")
     if job.status != DONE:
         raise HttpError(409, f"job {job.id} is {job.status}, it has no files yet")
     path = job.folder / name
     await run_in_threadpool(_make, job, name, path)
     if not path.exists():  # expired while being made
         raise HttpError(404, f"job {job.id} has expired: generate it again")
-    media, suffix = FILES[name]
-    return FileResponse(path, media_type=media, filename=job.seed_name + suffix)
+    return FileResponse(path, media_type=FILES[name][0], filename=_download_name(job, name))
+
+
+def _download_name(job: Job, name: str) -> str:
+    """SEED-continued.mid, SEED-infilled.mid, SEED-part.mid, ..."""
+    return job.seed_name + FILES[name][1].format(done=DONE_WORD[job.request.mode])
+
+
+def _title(job: Job) -> str:
+    req = job.request
+    if req.mode == "infill":
+        first, last = req.bars
+        return f"{job.seed_name}: bars {first}-{last} regenerated"
+    if req.mode == "arrange":
+        return f"{job.seed_name} + {', '.join(req.parts)}"
+    return f"{job.seed_name} + {req.bars} new bars"
 
 
 def _make(job: Job, name: str, path: Path) -> None:
@@ -218,7 +257,7 @@ def _make(job: Job, name: str, path: Path) -> None:
         if name == "audio.wav":
             job.result.render(path)
         elif name == "pianoroll.png":
-            job.result.plot(path, title=f"{job.seed_name} + {job.request.bars} new bars")
+            job.result.plot(path, title=_title(job))
         elif name == "generation.json":
             import json
 
@@ -243,8 +282,11 @@ async def generate(request: Request) -> Response:
     if job.status != DONE:
         why = "the server is shutting down" if jobs.closing else "it was cancelled"
         return _error(503 if jobs.closing else 409, f"job {job.id} stopped: {why}")
-    name = "full.mid" if job.request.part == "full" else "continuation.mid"
-    media, suffix = FILES[name]
-    headers = {"X-Musegen-Job": job.id, "X-Musegen-New-Start-Tick": str(job.new_start)}
-    return FileResponse(job.folder / name, media_type=media, filename=job.seed_name + suffix,
-                        headers=headers)  # fmt: skip
+    name = f"{job.request.part}.mid"  # full, continuation or part (options.PARTS)
+    headers = {"X-Musegen-Job": job.id}
+    if job.request.mode == "continue":
+        headers["X-Musegen-New-Start-Tick"] = str(job.new_start)
+    else:
+        headers["X-Musegen-Region-Ticks"] = "{}-{}".format(*job.region)
+    return FileResponse(job.folder / name, media_type=FILES[name][0],
+                        filename=_download_name(job, name), headers=headers)  # fmt: skip

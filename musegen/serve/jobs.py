@@ -3,6 +3,9 @@
 One worker thread runs the jobs in order, so the model is never used by two requests at once
 and a burst of requests waits in line instead of slowing every one down. Each finished job
 keeps its files in its own folder under the server's temporary folder until it expires.
+Three modes: continue (MuseGen.continue_midi), infill (MuseGen.infill) and arrange
+(MuseGen.arrange); infill and arrange report no progress while they decode, so a cancel takes
+effect when their generation returns.
 """
 
 from __future__ import annotations
@@ -50,9 +53,11 @@ class Job:
     error: str | None = None
     error_status: int = 400  # 500 when the failure is a bug rather than the request
     provenance: dict | None = None
-    new_start: int | None = None
+    new_start: int | None = None  # continue: where the new bars start
+    region: tuple[int, int] | None = None  # infill, arrange: the ticks regenerated
     roll: dict | None = None
-    result: object | None = None  # the engine's Continuation: audio and picture made on demand
+    result: object | None = None  # the engine's Continuation or Infilled: audio, picture
+
     cancel: threading.Event = field(default_factory=threading.Event)
     done: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)  # for files made on demand
@@ -78,17 +83,16 @@ class Job:
         }
         if self.status == DONE:
             base = f"/api/jobs/{self.id}"
-            out["result"] = {
-                "new_start_tick": self.new_start,
-                "provenance": self.provenance,
-                "files": {
-                    "full": f"{base}/full.mid",
-                    "continuation": f"{base}/continuation.mid",
-                    "audio": f"{base}/audio.wav",
-                    "pianoroll": f"{base}/pianoroll.png",
-                    "provenance": f"{base}/generation.json",
-                },
-            }
+            files = {"full": f"{base}/full.mid"}
+            if self.request.mode == "continue":
+                where = {"new_start_tick": self.new_start}
+                files["continuation"] = f"{base}/continuation.mid"
+            else:
+                where = {"region_ticks": list(self.region)}
+                files["part"] = f"{base}/part.mid"
+            files.update(audio=f"{base}/audio.wav", pianoroll=f"{base}/pianoroll.png",
+                         provenance=f"{base}/generation.json")  # fmt: skip
+            out["result"] = {**where, "provenance": self.provenance, "files": files}
             if with_roll:
                 out["result"]["roll"] = self.roll
         return out
@@ -226,16 +230,29 @@ class JobQueue:
                 raise Cancelled
 
         req = job.request
-        result = self.model.continue_midi(job.seed, req.bars, progress=progress, **req.options)
+        if req.mode == "infill":
+            result = self.model.infill(job.seed, bars=req.bars, tracks=req.tracks, **req.options)
+        elif req.mode == "arrange":
+            result = self.model.arrange(job.seed, req.parts, bars=req.bars, **req.options)
+        else:
+            result = self.model.continue_midi(job.seed, req.bars, progress=progress,
+                                              **req.options)  # fmt: skip
         if job.cancel.is_set():
             raise Cancelled
         job.folder.mkdir(parents=True)
         result.save(job.folder / "full.mid")
-        result.continuation.save(job.folder / "continuation.mid")
         job.provenance = {**result.provenance, "seed_file": job.seed_name}
-        job.new_start = result.new_start
+        if req.mode == "continue":
+            result.continuation.save(job.folder / "continuation.mid")
+            job.new_start = result.new_start
+            marks = {"split": result.new_start}
+        else:
+            result.part.save(job.folder / "part.mid")
+            job.region = tuple(result.region)
+            new_tracks = [t - 1 for t in result.provenance["tracks"]]  # the roll counts from 0
+            marks = {"region": job.region, "new_tracks": new_tracks}
         score = read_score((job.folder / "full.mid").read_bytes())
-        job.roll = roll(score, split=result.new_start)
+        job.roll = roll(score, **marks)
         job.result = result
         job.seed = b""  # the upload is no longer needed
 

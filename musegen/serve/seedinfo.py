@@ -93,8 +93,13 @@ def describe(score: Score, name: str) -> dict:
     }
 
 
-def roll(score: Score, lines: list[int] | None = None, split: int | None = None) -> dict:
-    """Notes as columns (start, duration, pitch, track), bar lines and the new material's start.
+def roll(
+    score: Score, lines: list[int] | None = None, split: int | None = None,
+    region: tuple[int, int] | None = None, new_tracks: list[int] | None = None,
+) -> dict:  # fmt: skip
+    """Notes as columns (start, duration, pitch, track), bar lines and where the new material
+    is: from `split` on (continue), or in `region` (start, end ticks) on `new_tracks`
+    (counted from 0; infill and arrange).
 
     Columns keep the JSON small: a 20 000-note file is about 400 kB.
     """
@@ -119,6 +124,8 @@ def roll(score: Score, lines: list[int] | None = None, split: int | None = None)
         "end": score.end(),
         "tpq": score.tpq,
         "split": split,
+        "region": list(region) if region is not None else None,
+        "new_tracks": new_tracks,
         "bar_lines": lines[::step],
         "drums": [i for i, t in enumerate(score.tracks) if t.is_drum],
         "start": start,

@@ -1,6 +1,7 @@
 // Piano roll on a canvas, from the columns the API sends (start, duration, pitch, track).
-// Notes take their track's colour; the new bars (from `split` on) lie on an orange ground,
-// their notes outlined in orange.
+// Notes take their track's colour; the new material lies on an orange ground, its notes
+// outlined in orange: the bars from `split` on (continue), or the `region` [start, end) of the
+// tracks `new_tracks` (infill, arrange).
 "use strict";
 
 const TRACK_COLOURS = ["#3d6fb6", "#2e8b6e", "#8a5cb8", "#b8860b", "#c0506a", "#4a8fa8",
@@ -34,9 +35,13 @@ function drawRoll(canvas, roll) {
   const x = (tick) => (tick / end) * width;
   const y = (pitch) => (high - pitch) * rowH;
 
-  if (roll.split !== null && roll.split !== undefined) {  // the new bars' background
+  let region = null;  // [start, end) ticks of the new material
+  if (roll.region) region = roll.region;
+  else if (roll.split !== null && roll.split !== undefined) region = [roll.split, end];
+  const newTracks = roll.new_tracks ? new Set(roll.new_tracks) : null;
+  if (region) {  // the new material's background
     g.fillStyle = "#fbe9dc";
-    g.fillRect(x(roll.split), 0, width - x(roll.split), height);
+    g.fillRect(x(region[0]), 0, x(region[1]) - x(region[0]), height);
   }
   g.strokeStyle = "#e3e0d9";  // C rows, then bar lines
   g.lineWidth = 1;
@@ -51,7 +56,8 @@ function drawRoll(canvas, roll) {
   }
   const drums = new Set(roll.drums || []);
   for (let i = 0; i < n; i++) {
-    const isNew = roll.split !== null && roll.split !== undefined && roll.start[i] >= roll.split;
+    const isNew = region && roll.start[i] >= region[0] && roll.start[i] < region[1] &&
+      (!newTracks || newTracks.has(roll.track[i]));
     g.fillStyle = trackColour(roll.track[i]);
     g.globalAlpha = drums.has(roll.track[i]) ? 0.5 : 0.9;
     const w = Math.max(1.5, x(roll.duration[i]) - 0.5);
@@ -64,13 +70,16 @@ function drawRoll(canvas, roll) {
     }
   }
   g.globalAlpha = 1;
-  if (roll.split !== null && roll.split !== undefined) {
+  if (region) {
     g.strokeStyle = NEW_COLOUR;
     g.lineWidth = 2;
-    g.beginPath(); g.moveTo(x(roll.split), 0); g.lineTo(x(roll.split), height); g.stroke();
+    const edges = roll.region ? region : [region[0]];
+    for (const tick of edges) {
+      g.beginPath(); g.moveTo(x(tick), 0); g.lineTo(x(tick), height); g.stroke();
+    }
     g.fillStyle = NEW_COLOUR;
     g.font = "11px system-ui, sans-serif";
-    g.fillText("new bars →", x(roll.split) + 4, 12);
+    g.fillText(roll.region ? "new notes" : "new bars →", x(region[0]) + 4, 12);
   }
   if (roll.notes_shown < roll.notes_total) {
     g.fillStyle = "#6b6b6b";

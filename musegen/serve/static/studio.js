@@ -4,7 +4,14 @@
 
 const $ = (selector, root = document) => root.querySelector(selector);
 const MODE_LABELS = { continue: "Continue the seed", infill: "Regenerate bars",
-                      arrange: "Add a part" };
+                      arrange: "Add parts" };
+const MODE_HELP = {
+  continue: "",
+  infill: "Regenerates bars FIRST-LAST (counted from 1) of all tracks, or of the tracks given " +
+    "(numbers as in the table above); everything else stays as it is.",
+  arrange: "Adds new tracks that fit the others (bass, drums, piano, … or a GM program " +
+    "0-127), for the whole piece or for bars FIRST-LAST.",
+};
 const POLL_MS = 300;
 let seedFile = null;
 let seedInfo = null;
@@ -31,16 +38,30 @@ async function loadInfo() {
     for (const value of values) select.add(new Option(value, value));
   }
   const modes = $("#modes");
-  for (const mode of [...info.modes, ...info.planned_modes]) {
+  for (const mode of [...info.modes, ...Object.keys(info.modes_unavailable)]) {
     const on = info.modes.includes(mode);
     const label = document.createElement("label");
     label.className = on ? "" : "off";
-    label.title = on ? "" : "not in this version of the engine yet";
+    label.title = on ? "" : info.modes_unavailable[mode];
     label.innerHTML = `<input type="radio" name="mode" value="${mode}"` +
       `${on ? "" : " disabled"}${mode === "continue" ? " checked" : ""}> ` +
-      `${MODE_LABELS[mode] || mode}${on ? "" : " (soon)"}`;
+      `${MODE_LABELS[mode] || mode}${on ? "" : " (needs a checkpoint with bar plans)"}`;
     modes.append(label);
   }
+  modes.addEventListener("change", (e) => setMode(e.target.value));
+  for (const part of info.parts) $("#part-names").append(new Option(part));
+  for (const group of document.querySelectorAll("[data-controls]")) {
+    group.hidden = group.disabled = !info.controls;
+  }
+}
+
+// Show and send only the fields of the chosen mode (a disabled fieldset is not sent).
+function setMode(mode) {
+  for (const group of document.querySelectorAll("[data-modes]")) {
+    const on = group.dataset.modes.split(" ").includes(mode);
+    group.hidden = group.disabled = !on;
+  }
+  show($("#mode-help"), MODE_HELP[mode]);
 }
 
 async function chooseSeed(file) {
@@ -89,8 +110,17 @@ function formFields() {
 }
 
 function describe(request) {
-  const parts = [`${request.bars} bars`];
-  for (const name of ["style", "mood", "key", "pitch_range", "programs"]) {
+  const range = (bars) => `bars ${bars[0]}-${bars[1]}`;
+  let parts = [`${request.bars} bars`];
+  if (request.mode === "infill") {
+    parts = [`regenerate ${range(request.bars)}`,
+             request.tracks ? `tracks ${request.tracks.join(",")}` : "all tracks"];
+  } else if (request.mode === "arrange") {
+    parts = [`add ${request.parts.join(", ")}`,
+             request.bars ? range(request.bars) : "whole piece"];
+  }
+  for (const name of ["style", "mood", "key", "pitch_range", "programs", "density", "polyphony",
+                      "register"]) {
     if (request[name] !== undefined) parts.push(`${name} ${request[name]}`);
   }
   parts.push(`temperature ${request.temperature ?? 0.95}`, `seed ${request.seed ?? 0}`);
@@ -124,7 +154,8 @@ async function follow(card, job) {
     card.dataset.status = job.status;
     $(".status", card).textContent = job.status === "queued"
       ? `waiting in the queue (position ${job.queue_position})`
-      : `generating… ${job.progress.tokens} tokens, ${job.progress.seconds.toFixed(1)} s`;
+      : `generating… ${job.progress.tokens ? `${job.progress.tokens} tokens, ` : ""}` +
+        `${job.progress.seconds.toFixed(1)} s`;
     await new Promise((resolve) => setTimeout(resolve, POLL_MS));
     try {
       job = await api(`/api/jobs/${job.id}?roll=0`);
@@ -153,7 +184,7 @@ async function follow(card, job) {
   drawRoll($("canvas", card), result.roll);
   $("audio", card).src = result.files.audio;
   $(".download-full", card).href = result.files.full;
-  $(".download-new", card).href = result.files.continuation;
+  $(".download-new", card).href = result.files.continuation || result.files.part;
   $(".download-png", card).href = result.files.pianoroll;
   $(".download-json", card).href = result.files.provenance;
 }
