@@ -224,6 +224,7 @@ class MuseGen:
         provenance = {**last.provenance, "mode": "arrange", "added": [str(p) for p in parts],
                       "tracks": [base_tracks + i + 1 for i in range(len(parts))],
                       "new_notes": sum(s.provenance["new_notes"] for s in steps),
+                      "generated_tokens": sum(s.provenance["generated_tokens"] for s in steps),
                       "seconds": round(sum(s.provenance["seconds"] for s in steps), 3)}  # fmt: skip
         return Infilled(last.score, last.channels, last.marker, last.marker_tick,
                         part=MidiResult(new, last.channels, last.marker, last.marker_tick),
