@@ -10,6 +10,7 @@ Long regions go in chunks of CHUNK_BARS, each seeing the chunks already written.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -51,6 +52,7 @@ class Region:
 def generate_infill(
     ckpt: Checkpoint, seed: Score, region: Region, options: ContinueRequest, *,
     channels: dict[int, int] | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Generated:  # fmt: skip
     """The seed with the region regenerated (`full`) and the new notes alone (`new`, at their
     own ticks with the seed's tempo map and meter, so they land on the same bars in a DAW)."""
@@ -74,7 +76,9 @@ def generate_infill(
     generated_tokens = 0
     for start, end in _chunks(ckpt, full, lines, region):
         # The model reads the chunk's own notes as holes, and the chunks before as written.
-        placed, n_tokens = _fill_chunk(ckpt, full, lines, start, end, program_set, options)
+        done = generated_tokens
+        tick = (lambda n, done=done: progress(done + n, -1)) if progress else None
+        placed, n_tokens = _fill_chunk(ckpt, full, lines, start, end, program_set, options, tick)
         generated_tokens += n_tokens
         for i in targets:  # the chosen notes that start in the chunk go
             full.tracks[i].notes = [n for n in full.tracks[i].notes
@@ -156,7 +160,8 @@ def _refuse_shared_programs(full: Score, targets: list[int], chosen: set[int], s
 
 
 def _fill_chunk(ckpt: Checkpoint, score: Score, lines: list[int], start: int, end: int,
-                chosen: set[int], options: ContinueRequest) -> tuple[list, int]:  # fmt: skip
+                chosen: set[int], options: ContinueRequest,
+                progress: Callable[[int], None] | None = None) -> tuple[list, int]:  # fmt: skip
     """Generate bars [start, end) of the chosen programs into `score`'s holes."""
     tok, model = ckpt.tokenizer, ckpt.model
     tpq = score.ticks_per_quarter
@@ -213,7 +218,7 @@ def _fill_chunk(ckpt: Checkpoint, score: Score, lines: list[int], start: int, en
                        sampling=options.sampling,
                        generator=torch.Generator().manual_seed(options.seed + start),
                        uncond_prompt=uncond, mask_fn=mask_fn, stop_fn=stop_fn,
-                       pad_id=tok.pad_id)  # fmt: skip
+                       pad_id=tok.pad_id, progress=progress)  # fmt: skip
     produced = [i for i in out[0, prompt.shape[1] :].tolist() if i not in (tok.pad_id, eos)]
     forced = grammar.forced_meter
     parts = forced.parts if forced else 1
