@@ -4,8 +4,7 @@ One worker thread runs the jobs in order, so the model is never used by two requ
 and a burst of requests waits in line instead of slowing every one down. Each finished job
 keeps its files in its own folder under the server's temporary folder until it expires.
 Three modes: continue (MuseGen.continue_midi), infill (MuseGen.infill) and arrange
-(MuseGen.arrange); infill and arrange report no progress while they decode, so a cancel takes
-effect when their generation returns.
+(MuseGen.arrange); each reports its tokens as it decodes, and a cancel stops it at the next.
 """
 
 from __future__ import annotations
@@ -231,9 +230,11 @@ class JobQueue:
 
         req = job.request
         if req.mode == "infill":
-            result = self.model.infill(job.seed, bars=req.bars, tracks=req.tracks, **req.options)
+            result = self.model.infill(job.seed, bars=req.bars, tracks=req.tracks,
+                                       progress=progress, **req.options)  # fmt: skip
         elif req.mode == "arrange":
-            result = self.model.arrange(job.seed, req.parts, bars=req.bars, **req.options)
+            result = self.model.arrange(job.seed, req.parts, bars=req.bars, progress=progress,
+                                        **req.options)  # fmt: skip
         else:
             result = self.model.continue_midi(job.seed, req.bars, progress=progress,
                                               **req.options)  # fmt: skip
