@@ -46,6 +46,22 @@ def tiny_checkpoint(small_shards, tmp_path_factory) -> Path:
     return checkpoint.export_run(run, run.parent / "tiny-ckpt", name="tiny-test")
 
 
+@pytest.fixture(scope="session")
+def planless_checkpoint(tmp_path_factory) -> Path:
+    """A checkpoint folder without bar plans (the token format before them): the tiny network
+    with random weights, for the refusals of infill, arrange and the plan controls."""
+    from musegen import checkpoint
+    from musegen.model.transformer import ModelConfig, MuseTransformer
+    from musegen.tokens.tokenizer import MuseTokenizer
+
+    tok = MuseTokenizer.create(["chorale"], controls=False)
+    torch.manual_seed(0)
+    cfg = ModelConfig.from_name("tiny", tok.vocab_size, context=256,
+                                condition_groups=tok.condition_groups())  # fmt: skip
+    folder = tmp_path_factory.mktemp("planless") / "planless"
+    return checkpoint.save(folder, MuseTransformer(cfg), tok, name="planless", dtype="float32")
+
+
 # The fixtures above build a corpus and train; a test that needs any of them is not in the fast
 # tier (`make test-fast` runs `-m "not slow"`).
 _TRAINED = {"small_corpus", "small_shards", "tiny_checkpoint"}

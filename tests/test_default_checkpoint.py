@@ -21,12 +21,15 @@ def mg() -> MuseGen:
 
 def test_default_card_and_labels(mg):
     assert mg.checkpoint.name == "default"
-    assert {"chorale", "celtic-fiddle", "european-folk", "renaissance-polyphony"} <= set(mg.styles)
+    assert {"chorale", "celtic-fiddle", "european-folk", "renaissance-polyphony", "pop",
+            "rock", "funk"} <= set(mg.styles)  # fmt: skip
+    assert mg.checkpoint.tokenizer.has_controls  # bar plans, infill and arrange
     assert mg.moods == ["happy", "tense", "sad", "calm"]
     assert "Validation" in mg.checkpoint.card and "Kneser-Ney" in mg.checkpoint.card
-    # written from config.json, so it is current, and it names the recipe's extra loss
+    # written from config.json, so it is current, and it names the recipe's infill share
     assert mg.checkpoint.card == render_card(mg.checkpoint.config)
-    assert "style contrast loss weight 1 (musegen.contrast)" in mg.checkpoint.card
+    assert "0.3 of pieces laid out fill-in-the-middle" in mg.checkpoint.card
+    assert "drums" in mg.checkpoint.card and "Electric Bass" in mg.checkpoint.card
     weights = mg.checkpoint.path / "model.safetensors"
     assert weights.stat().st_size < 25 * 2**20
 

@@ -27,8 +27,6 @@ from musegen.evaluate.controls import (
 )
 from musegen.evaluate.controls_report import finite
 
-DEFAULT = Path(__file__).resolve().parents[1] / "checkpoints" / "default"
-
 
 def score_of(notes: list[tuple[int, int, int]], tpq: int = 480) -> Score:
     """A 4/4 piano score of (tick, duration, pitch) notes."""
@@ -107,8 +105,11 @@ def test_plan_asks_every_level_and_both_modes_two_ways() -> None:
         ControlsConfig(seeds=Path("/nonexistent/seeds"))
 
 
-def test_a_checkpoint_without_plans_is_refused_in_one_line(tmp_path: Path, capsys) -> None:
-    code = main(["evaluate", "controls", str(DEFAULT), "--quick", "--out", str(tmp_path / "o")])
+def test_a_checkpoint_without_plans_is_refused_in_one_line(
+    tmp_path: Path, capsys, planless_checkpoint
+) -> None:
+    code = main(["evaluate", "controls", str(planless_checkpoint), "--quick", "--out",
+                 str(tmp_path / "o")])  # fmt: skip
     err = capsys.readouterr().err
     assert code == 2
     assert err.count("\n") == 1 and "not supported" in err and "no bar plans" in err

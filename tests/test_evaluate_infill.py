@@ -151,18 +151,23 @@ def _write(score: Score, path: Path) -> Path:
     return path
 
 
-def test_a_checkpoint_without_plans_is_refused_in_one_line(tmp_path: Path) -> None:
+def test_a_checkpoint_without_plans_is_refused_in_one_line(tmp_path: Path,
+                                                          planless_checkpoint) -> None:
     _write(band(12), tmp_path / "a.mid")
     with pytest.raises(InputError) as err:
-        evaluate_infill(InfillEvalConfig(tmp_path, checkpoint="default", quick=True))
+        evaluate_infill(InfillEvalConfig(tmp_path, checkpoint=str(planless_checkpoint),
+                                         quick=True))  # fmt: skip
     assert "has no bar plans" in str(err.value) and "\n" not in str(err.value)
 
 
-def test_the_command_refuses_the_shipped_default_in_one_line(tmp_path: Path, capsys) -> None:
+def test_the_command_refuses_a_checkpoint_without_plans_in_one_line(
+    tmp_path: Path, capsys, planless_checkpoint
+) -> None:
     from musegen.cli import main
 
     _write(band(12), tmp_path / "a.mid")
-    assert main(["evaluate", "infill", str(tmp_path), "--checkpoint", "default", "--quick"]) == 2
+    args = ["evaluate", "infill", str(tmp_path), "--checkpoint", str(planless_checkpoint)]
+    assert main([*args, "--quick"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "has no bar plans" in err and "--checkpoint" in err
 

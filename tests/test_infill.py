@@ -470,18 +470,6 @@ def test_cli_refuses_a_checkpoint_without_plans(capsys, tmp_path, no_plans_ckpt)
         assert not out.exists() or not any(out.iterdir())
 
 
-def test_the_shipped_checkpoint_fills_or_refuses_in_one_line(capsys, tmp_path):
-    shipped = checkpoint.load("default")
-    if shipped.tokenizer.has_controls:
-        pytest.skip("checkpoints/default has bar plans now; the refusal is tested above")
-    seed = write_seed(tmp_path / "seed.mid")
-    code, _, stderr = cli(
-        capsys, "infill", seed, "--bars", "5-8", "-o", tmp_path / "out", "--no-audio"
-    )
-    assert code == 2 and stderr.count("\n") == 1
-    assert "checkpoint default was not trained to fill in bars" in stderr
-
-
 def test_cli_arrange_writes_midi_picture_and_record(capsys, tmp_path, random_ckpt):
     seed = write_seed(tmp_path / "seed.mid", ("piano", "melody"))
     out = tmp_path / "out"
