@@ -28,9 +28,16 @@ def render_card(config: dict) -> str:
     lines = [
         f"# musegen checkpoint `{config.get('name', '?')}`",
         "",
-        "A decoder-only transformer that continues MIDI by style and mood (musegen "
-        f"{config.get('musegen_version', '?')}). Everything it writes is machine-generated and "
-        "labelled as such inside the MIDI (marker) and in generation.json.",
+        "A decoder-only transformer that continues MIDI by style and mood"
+        + (
+            ", with a plan of key, density, polyphony and register before every bar, and fills "
+            "in bars and adds parts"
+            if training.get("train", {}).get("infill_share")
+            else ""
+        )
+        + f" (musegen {config.get('musegen_version', '?')}). Everything it writes is "
+        "machine-generated and labelled as such inside the MIDI (marker) and in "
+        "generation.json.",
         "",
         "## Model",
         "",

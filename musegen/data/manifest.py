@@ -105,6 +105,8 @@ def summarize(rows: list[dict], failures: list[dict] | None = None) -> dict:
             {"style": r["style"], "pieces": 0, "bars": 0, "hours": 0.0, "notes": 0,
              "commercial_use": Counter(), "licence_note": r["licence_note"].split("; file")[0]},
         )  # fmt: skip
+        if r["style"] not in rep["style"].split(", "):  # a source with several styles
+            rep["style"] = ", ".join(sorted([*rep["style"].split(", "), r["style"]]))
         rep["pieces"] += 1
         rep["bars"] += int(r["bars"])
         rep["notes"] += int(r["notes"])
