@@ -13,7 +13,7 @@ Each is the whole API call (reading the piece, tokenizing, decoding, placing the
 Ratios against the peer are given two ways: the ratio of the medians and the median of the
 per-round ratios. Issue #22's target: under 3 s each on 2 cores.
 
-    python benchmarks/infill_speed.py [--checkpoint /tmp/probe] [--repeats 5] [--threads 1]
+    python benchmarks/infill_speed.py [--checkpoint checkpoints/default] [--repeats 5] [--threads 1]
         [--seed 0] [--out benchmarks/results/infill_speed.json]
 """
 

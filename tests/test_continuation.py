@@ -174,8 +174,9 @@ def test_mode_check_keeps_the_first_candidate_in_the_asked_mode():
 def test_asking_a_mood_keeps_a_candidate_in_its_mode(mg):
     seed = seed_score()
     for mood in ("sad", "happy"):
-        result = mg.continue_midi(seed, bars=2, seed=3, mood=mood, temperature=1.2,
-                                  mood_candidates=4)  # rejection is opt-in
+        result = mg.continue_midi(
+            seed, bars=2, seed=3, mood=mood, temperature=1.2, mood_candidates=4
+        )  # rejection is opt-in
         check = result.provenance["mood_check"]
         assert len(check["candidates"]) == 4 and check["wanted_mode"] in ("major", "minor")
         notes = [n for t in result.continuation.score.tracks if not t.is_drum for n in t.notes]

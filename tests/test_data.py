@@ -19,8 +19,14 @@ def test_splits_are_stratified_and_fixed():
 def test_a_sources_own_split_is_kept_and_an_arrangement_follows_its_song():
     rows = [{"id": f"pop909-{i:03d}", "style": "pop", "source": f"pop909:POP909/{i:03d}/x.mid"}
             for i in range(1, 41)]  # fmt: skip
-    rows += [{"id": f"pop909-band-{i:03d}", "style": "pop",
-              "source": f"pop909-band:POP909/{i:03d}/{i:03d}.mid#8Beat"} for i in range(1, 41)]
+    rows += [
+        {
+            "id": f"pop909-band-{i:03d}",
+            "style": "pop",
+            "source": f"pop909-band:POP909/{i:03d}/{i:03d}.mid#8Beat",
+        }
+        for i in range(1, 41)
+    ]
     rows += [{"id": "groove-1", "style": "rock", "split": "test"},
              {"id": "groove-2", "style": "rock", "split": "validation"}]  # fmt: skip
     split = assign_splits(rows)

@@ -151,8 +151,9 @@ def _write(score: Score, path: Path) -> Path:
     return path
 
 
-def test_a_checkpoint_without_plans_is_refused_in_one_line(tmp_path: Path,
-                                                          planless_checkpoint) -> None:
+def test_a_checkpoint_without_plans_is_refused_in_one_line(
+    tmp_path: Path, planless_checkpoint
+) -> None:
     _write(band(12), tmp_path / "a.mid")
     with pytest.raises(InputError) as err:
         evaluate_infill(InfillEvalConfig(tmp_path, checkpoint=str(planless_checkpoint),

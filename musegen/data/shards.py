@@ -462,8 +462,13 @@ class WindowSampler:
         if self.controls:
             tok = self.shards.tokenizer
             any_plan = plan_ids(tok, None)
-            ids = np.asarray([j for i in ids[: self.context]
-                              for j in ([*any_plan, int(i)] if self.starts_bar[i] else [int(i)])])
+            ids = np.asarray(
+                [
+                    j
+                    for i in ids[: self.context]
+                    for j in ([*any_plan, int(i)] if self.starts_bar[i] else [int(i)])
+                ]
+            )
         inputs, targets = self._shift(np.concatenate([cond, ids[: self.context - 1], [self.eos]]))
         targets[0] = IGNORE  # predicting the mood from the style is not music
         if self.controls:

@@ -150,8 +150,10 @@ def _refuse_shared_programs(full: Score, targets: list[int], chosen: set[int], s
     """The model tells tracks apart by program: a kept track with a chosen track's program and
     notes in the region could not be kept."""
     for i, track in enumerate(full.tracks):
-        if i not in targets and _program(track) in chosen and any(
-            start <= n.time < end for n in track.notes
+        if (
+            i not in targets
+            and _program(track) in chosen
+            and any(start <= n.time < end for n in track.notes)
         ):
             raise InputError(
                 f"track {i + 1} ({track.name or 'unnamed'}) plays the same instrument as a "
@@ -251,9 +253,11 @@ def _fit(bars: list[list[int]], start: int, end: int, room: int) -> tuple[int, i
 def _track_for(full: Score, targets: list[int], program: int, note: Note) -> int:
     """The chosen track of this program whose notes lie nearest in pitch."""
     same = [i for i in targets if _program(full.tracks[i]) == program] or targets
+
     def distance(i: int) -> float:
         notes = full.tracks[i].notes
         return abs(float(np.mean([n.pitch for n in notes])) - note.pitch) if len(notes) else 0.0
+
     return min(same, key=distance)
 
 

@@ -315,8 +315,11 @@ class MuseTokenizer:
         if self.remi.is_trained and seqs:
             self.remi.encode_token_ids(seqs)
         encoded = iter(seqs)
-        return [i for run in runs
-                for i in ([run] if isinstance(run, int) else map(int, next(encoded).ids))]
+        return [
+            i
+            for run in runs
+            for i in ([run] if isinstance(run, int) else map(int, next(encoded).ids))
+        ]
 
     def to_base(self, ids: Iterable[int]) -> list[str]:
         """Base token strings of a sequence of ids (for grammar checks and debugging)."""
