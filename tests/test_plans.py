@@ -91,8 +91,10 @@ def bpe_tok(tmp_path_factory) -> MuseTokenizer:
         s.dump_midi(str(path))
         paths.append(path)
     t = MuseTokenizer.create(["chorale"])
+    before = t.token_id("Hole_None")  # looked up before training: the ids must follow
     t.train_bpe(paths, vocab_size=len(t.remi) + 60)
     assert t.remi.is_trained
+    assert t.token_id("Hole_None") == before + 60 == len(t.remi) + t.extra.index("Hole_None")
     return t
 
 

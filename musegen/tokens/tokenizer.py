@@ -126,7 +126,8 @@ class MuseTokenizer:
     def train_bpe(self, midi_paths: Sequence[Path], vocab_size: int) -> None:
         """Learn BPE merges on the base tokens of these files (merges stay inside a bar)."""
         self.remi.train(vocab_size=vocab_size, model="BPE", files_paths=list(midi_paths))
-        self.__dict__.pop("base_tokens", None)
+        for cached in ("base_tokens", "_extra_ids"):  # ids after miditok's move with its size
+            self.__dict__.pop(cached, None)
 
     def __eq__(self, other: object) -> bool:
         return (isinstance(other, MuseTokenizer) and self.remi == other.remi
@@ -142,6 +143,7 @@ class MuseTokenizer:
         return {name: len(self.remi) + i for i, name in enumerate(self.extra)}
 
     def is_extra(self, i: int) -> bool:
+        """Whether id i is one of the tokens after miditok's (controls, added styles)."""
         return i >= len(self.remi)
 
     @property
