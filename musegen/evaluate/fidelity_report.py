@@ -15,6 +15,7 @@ import numpy as np
 
 from musegen.evaluate.fidelity import SYSTEM_NAMES, SYSTEMS
 from musegen.evaluate.fidelity_measures import GRID, MEASURES
+from musegen.io.files import atomic_write_bytes
 
 COLUMNS = {"ceiling": "ceiling (real next bars)", "loop_floor": "loop floor", "model": "model"}
 UNITS = {
@@ -195,14 +196,8 @@ def plot(report: dict, path: Path) -> Path:
     return path
 
 
-def _atomic_write(path: Path, text: str) -> Path:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-    return path
-
-
-def _plain(value):
+def plain_json(value):
+    """json.dumps' `default` for the numpy scalars a report holds."""
     if isinstance(value, np.generic):
         return value.item()
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
@@ -214,9 +209,9 @@ def write_report(report: dict, out: str | os.PathLike) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     picture = plot(report, out / "fidelity.png")
     report["plot"] = picture.name
-    text = json.dumps(report, indent=2, default=_plain, allow_nan=False)
+    text = json.dumps(report, indent=2, default=plain_json, allow_nan=False)
     return [
-        _atomic_write(out / "report.json", text + "\n"),
-        _atomic_write(out / "report.md", markdown(report)),
+        atomic_write_bytes(out / "report.json", (text + "\n").encode()),
+        atomic_write_bytes(out / "report.md", markdown(report).encode()),
         picture,
     ]

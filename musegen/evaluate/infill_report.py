@@ -13,9 +13,9 @@ import tempfile
 from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
-
+from musegen.evaluate.fidelity_report import plain_json
 from musegen.evaluate.infill_eval import MEASURES, NEAR_QUARTERS, ON_QUARTERS, TASKS
+from musegen.io.files import atomic_write_bytes
 from musegen.music.timeline import cut
 
 DEFINITIONS = f"""\
@@ -178,19 +178,6 @@ def picture(example: tuple, path: Path) -> Path:
     return path
 
 
-def _atomic_write(path: Path, text: str) -> Path:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-    return path
-
-
-def _plain(value):
-    if isinstance(value, np.generic):
-        return value.item()
-    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
-
-
 def write_report(report: dict, out: str | os.PathLike, example: tuple | None = None
                  ) -> list[Path]:  # fmt: skip
     """results.json, report.md and (with an example) infill.png in `out`; the paths written."""
@@ -200,6 +187,6 @@ def write_report(report: dict, out: str | os.PathLike, example: tuple | None = N
     if example is not None:
         written.append(picture(example, out / "infill.png"))
         report["plot"] = written[-1].name
-    text = json.dumps(report, indent=2, default=_plain, allow_nan=False)
-    return [_atomic_write(out / "results.json", text + "\n"),
-            _atomic_write(out / "report.md", markdown(report)), *written]  # fmt: skip
+    text = json.dumps(report, indent=2, default=plain_json, allow_nan=False)
+    return [atomic_write_bytes(out / "results.json", (text + "\n").encode()),
+            atomic_write_bytes(out / "report.md", markdown(report).encode()), *written]  # fmt: skip
