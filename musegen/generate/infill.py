@@ -14,7 +14,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-import pretty_midi
 import torch
 from symusic import Note, Score, Track
 
@@ -30,6 +29,7 @@ from musegen.generate.plans import allowed_plans
 from musegen.generate.request import ContinueRequest
 from musegen.model.sampling import generate
 from musegen.music import timeline
+from musegen.music.instruments import gm_name
 from musegen.tokens.controls import KEY
 from musegen.tokens.grammar import DRUMS, Constraints, Grammar
 from musegen.tokens.layout import infill_layout, plans_of_ids, split_bars
@@ -134,7 +134,7 @@ def _program(track: Track) -> int:
 def _target_tracks(full: Score, region: Region) -> list[int]:
     if region.add_program is not None:
         is_drum = region.add_program == DRUMS
-        name = "Drums" if is_drum else pretty_midi.program_to_instrument_name(region.add_program)
+        name = "Drums" if is_drum else gm_name(region.add_program)
         full.tracks.append(Track(name=f"{name} (generated)", program=max(region.add_program, 0),
                                  is_drum=is_drum))  # fmt: skip
         return [len(full.tracks) - 1]

@@ -8,7 +8,9 @@ so passes run on several threads; FluidSynth's calls release the GIL.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
+import io
 import os
 import threading
 from collections.abc import Callable
@@ -37,7 +39,9 @@ Progress = Callable[[float], None]
 def load_fluidsynth() -> Any:
     """Import pyfluidsynth lazily; it raises ImportError/OSError when libfluidsynth is absent."""
     try:
-        import fluidsynth
+        # pyfluidsynth prints where it found the library when $CI is set; keep stdout ours
+        with contextlib.redirect_stdout(io.StringIO()):
+            import fluidsynth
     except (ImportError, OSError) as e:
         raise RenderError(f"FluidSynth is not available ({e}): {INSTALL_HINT}.") from e
     return fluidsynth

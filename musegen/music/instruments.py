@@ -11,6 +11,9 @@ that track with its own program.
 
 from __future__ import annotations
 
+import contextlib
+import io
+
 import numpy as np
 from symusic import Score
 
@@ -130,12 +133,19 @@ def as_seen(seed: Score, stand_in: dict[int, int | None]) -> Score:
     return shown
 
 
+def gm_name(program: int) -> str:
+    """The General MIDI name of a program (pretty_midi has the table)."""
+    # pretty_midi imports pyfluidsynth, which prints its library's path when $CI is set:
+    # imported lazily (it is slow) and quietly (stdout carries our own output)
+    with contextlib.redirect_stdout(io.StringIO()):
+        import pretty_midi
+    return pretty_midi.program_to_instrument_name(program)
+
+
 def instrument_name(program: int) -> str:
     if program == DRUMS:
         return "drums"
-    import pretty_midi
-
-    return f"program {program} ({pretty_midi.program_to_instrument_name(program)})"
+    return f"program {program} ({gm_name(program)})"
 
 
 # Names a user may give for a part: GM families' usual members (the program a DAW picks).

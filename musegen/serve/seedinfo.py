@@ -11,6 +11,7 @@ import math
 from symusic import Score
 
 from musegen.errors import InputError
+from musegen.music.instruments import gm_name
 from musegen.music.labels import MAJOR_KEY_TONICS, MINOR_KEY_TONICS
 
 MAX_ROLL_NOTES = 20_000  # notes sent to the browser for a piano roll; the rest are counted
@@ -34,11 +35,7 @@ def read_score(data: bytes) -> Score:
 
 def program_name(program: int, is_drum: bool) -> str:
     """The General MIDI name of a program (pretty_midi has the table)."""
-    if is_drum:
-        return "Drums"
-    from pretty_midi import program_to_instrument_name
-
-    return program_to_instrument_name(program)
+    return "Drums" if is_drum else gm_name(program)
 
 
 def key_name(sharps: int, tonality: int) -> str:
