@@ -515,6 +515,8 @@ BAD_INPUT = [
         f"{Q} --mood sad --mood-candidates 0",
         "--mood-candidates 0 is out of range",
     ),
+    case("adapt-steps-negative", BASE, f"{Q} --adapt-steps -1", "--adapt-steps -1 is out of range"),
+    case("adapt-steps-99", BASE, f"{Q} --adapt-steps 99", "--adapt-steps 99 is out of range"),
     case("guide-against-x", BASE, f"{Q} --guide-against x", "--guide-against 'x' is invalid"),
     case("unknown-style", BASE, f"{Q} --style vaporwave", "unknown style 'vaporwave'"),
     case("unknown-mood", BASE, f"{Q} --mood ecstatic", "unknown mood 'ecstatic'"),

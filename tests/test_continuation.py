@@ -7,6 +7,7 @@ import shutil
 import mido
 import pretty_midi
 import pytest
+import torch
 from symusic import Note, Score, Tempo, TimeSignature, Track
 
 from musegen.errors import InputError
@@ -144,6 +145,19 @@ def test_seed_inputs_of_every_kind(mg, tmp_path):
     outs = {mg.continue_midi(k, bars=1, seed=3).continuation.to_bytes() for k in kinds}
     assert len(outs) == 1
     assert path.read_bytes() == data  # the seed file is never modified
+
+
+def test_adapting_to_the_seed_changes_the_continuation_not_the_model(mg):
+    seed = seed_score()
+    weights = {k: v.clone() for k, v in mg.checkpoint.model.state_dict().items()}
+    plain = mg.continue_midi(seed, bars=2, seed=6)
+    tuned = mg.continue_midi(seed, bars=2, seed=6, adapt_steps=3)
+    assert tuned.provenance["request"]["adapt_steps"] == 3
+    assert plain.continuation.to_bytes() != tuned.continuation.to_bytes()
+    model = mg.checkpoint.model.state_dict()
+    assert all(torch.equal(v, model[k]) for k, v in weights.items())
+    again = mg.continue_midi(seed, bars=2, seed=6)
+    assert again.continuation.to_bytes() == plain.continuation.to_bytes()
 
 
 def test_constraints_hold(mg):

@@ -74,6 +74,7 @@ def evaluate_fidelity(
     key: str | None = typer.Option(
         None, help="the continuations' `--key` (e.g. seed: keep the seed's last key plan)"
     ),
+    adapt_steps: int = typer.Option(0, help="the continuations' `--adapt-steps` (0 = off)"),
 ) -> None:
     """Continue the first bars of each song and compare, track by track, with the song's real
     next bars (the ceiling) and a loop of the seed's last bars (the copy floor)."""
@@ -81,7 +82,7 @@ def evaluate_fidelity(
 
     fidelity_command(folder, checkpoint=checkpoint, seed_bars=seed_bars, new_bars=new_bars,
                      songs=songs, quick=quick, out=out, seed=seed, key=key,
-                     say=typer.echo)  # fmt: skip
+                     adapt_steps=adapt_steps, say=typer.echo)  # fmt: skip
 
 
 @evaluate_app.command("controls")

@@ -80,6 +80,11 @@ def continue_(
         "mode (major for happy/calm, minor for sad/tense); 1 = off (rejection, opt-in)",
     ),
     seed: int = typer.Option(0, help="random seed: the same seed gives the same files"),
+    adapt_steps: int = typer.Option(
+        0,
+        help="gradient steps on the seed before sampling, for seeds far from the corpus "
+        "(dynamic evaluation; about 0.1-0.3 s each); 0 = off",
+    ),
     key: str | None = typer.Option(
         None, help="key of the new bars, e.g. C:major (a plan; older checkpoints: the scale)"
     ),
@@ -115,6 +120,7 @@ def continue_(
         guidance=guidance, seed=seed, key=key, pitch_range=_range(pitch_range),
         programs=_programs(programs), mood_candidates=mood_candidates,
         guide_against=guide_against, density=density, polyphony=polyphony, register=register,
+        adapt_steps=adapt_steps,
     )  # fmt: skip
     given = dict(max_notes=max_notes, max_tracks=max_tracks, max_bytes=max_bytes,
                  max_seconds=max_seconds)  # fmt: skip

@@ -54,8 +54,8 @@ def train(
     val_every val_windows checkpoint_every accelerator devices num_nodes strategy precision
     compile num_workers threads seed init_from unconditioned condition_every_layer
     opening_weight opening_tokens ema_decay mode_switch piano_share transpose_share
-    transpose_range plan_dropout plan_bar_dropout infill_share infill_max_bars style_contrast
-    mood_contrast
+    transpose_range plan_dropout plan_bar_dropout plan_contrast infill_share infill_max_bars
+    style_contrast mood_contrast
     """
     from musegen.train.fit import fit
 

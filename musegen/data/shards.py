@@ -28,6 +28,7 @@ from musegen.data.augment import (
 )
 from musegen.data.corpus import split_partner
 from musegen.data.manifest import read_manifest
+from musegen.data.plan_contrast import contrast
 from musegen.io.files import atomic_write_bytes
 from musegen.model.loss import IGNORE
 from musegen.music.labels import MODE_OF_MOOD
@@ -260,6 +261,7 @@ class WindowSampler:
     plan_bar_dropout: float = 0.1  # share of the other bars whose plan of a kind is "any"
     infill_share: float = 0.0  # share of pieces laid out fill-in-the-middle (tokens.layout)
     infill_max_bars: int = 8
+    plan_contrast: float = 0.0  # share of pieces with bars edited against their plans
 
     def __post_init__(self) -> None:
         self.pieces = self.shards.pieces(self.split)
@@ -292,14 +294,19 @@ class WindowSampler:
         self.bar_count = tok.bar_count
 
     def _with_plans(self, i: int, ids: np.ndarray, first_bar: int, shift: int, switched: bool,
-                    used: int, rng: np.random.Generator) -> np.ndarray:  # fmt: skip
+                    used: int, rng: np.random.Generator,
+                    codes: np.ndarray | None = None) -> np.ndarray:  # fmt: skip
         """Piece i's ids (from its bar `first_bar` on, transposed by `shift`) with every bar's
         plan before it, some kinds dropped to "any"; or, for `infill_share` of pieces, laid
         out fill-in-the-middle around a region of bars and tracks (tokens.layout). A piece
-        switched to the other mode has no key plans (they would name the old mode)."""
+        switched to the other mode has no key plans (they would name the old mode). `codes`:
+        plans measured on these very ids (an edited piece), else the stored ones are used."""
         tok = self.shards.tokenizer
         bars = split_bars(ids, self.starts_bar)
-        codes = self.shards.piece_plans(self.pieces[i])[first_bar : first_bar + len(bars)]
+        if codes is None:
+            codes = self.shards.piece_plans(self.pieces[i])[first_bar : first_bar + len(bars)]
+        else:
+            shift = 0  # measured on the transposed notes already
         plans: list[dict[str, str]] = [plan_from_codes(row, shift) for row in codes]
         plans += [{} for _ in range(len(bars) - len(plans))]  # a bar the plans lack: any
         if switched:
@@ -360,6 +367,7 @@ class WindowSampler:
         went to padding.
         """
         rng = np.random.default_rng([self.seed, k])
+        tok = self.shards.tokenizer
         seq: list[np.ndarray] = []
         cond_positions: list[int] = []
         used = 0
@@ -375,11 +383,14 @@ class WindowSampler:
                 first_bar = int(self.bar_count[ids[:start].astype(np.int64)].sum())
                 ids = ids[start:]
             cond = self._conditions(i, rng)
-            shift, switched = 0, False
+            shift, switched, edited = 0, False, False
             if self.mode_switch or self.piano_share or self.transpose_share:
                 ids, cond, shift, switched = self._augment(i, ids, cond, rng)
+            if self.controls and self.plan_contrast and rng.random() < self.plan_contrast:
+                ids, edited = np.asarray(tok.from_base(contrast(tok.to_base(ids), rng))), True
             if self.controls:
-                ids = self._with_plans(i, ids, first_bar, shift, switched, used, rng)
+                codes = bar_plan_codes(tok, ids.tolist()) if edited else None
+                ids = self._with_plans(i, ids, first_bar, shift, switched, used, rng, codes)
             cond_positions += [used, used + 1]
             part = np.concatenate([cond, ids, [self.eos]])
             seq.append(part)

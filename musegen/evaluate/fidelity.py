@@ -42,6 +42,7 @@ class FidelityConfig:
     quick: bool = False
     seed: int = 0  # sampling seed, the same for every song (a song's result is its own)
     key: str | None = None  # the continuations' `key` ("seed": keep the seed's last key)
+    adapt_steps: int = 0  # the continuations' `adapt_steps` (adapting to the seed first)
 
     def __post_init__(self) -> None:
         self.folder = Path(self.folder)
@@ -121,12 +122,13 @@ def loop_floor(song: Song) -> Score:
     return song.reference.copy()
 
 
-def model_bars(mg, song: Song, new_bars: int, seed: int,
-               key: str | None = None) -> tuple[Score, dict]:  # fmt: skip
+def model_bars(mg, song: Song, new_bars: int, seed: int, key: str | None = None,
+               adapt_steps: int = 0) -> tuple[Score, dict]:  # fmt: skip
     """The model's new bars, through the public API, with tracks in the seed's order."""
     started = time.perf_counter()
     try:
-        result = mg.continue_midi(song.seed, new_bars, seed=seed, mood_candidates=1, key=key)
+        result = mg.continue_midi(song.seed, new_bars, seed=seed, mood_candidates=1, key=key,
+                                  adapt_steps=adapt_steps)  # fmt: skip
     except ValueError as err:  # InputError: a seed the model cannot continue
         return song.reference.clip(0, 0), {"error": str(err).splitlines()[0]}  # no notes
     new = result.continuation.score
@@ -194,7 +196,7 @@ def evaluate_fidelity(cfg: FidelityConfig, say: Callable[[str], None] = print) -
         if isinstance(song, str):
             skipped.append({"song": name, "reason": song})
             continue
-        new, info = model_bars(mg, song, cfg.new_bars, cfg.seed, cfg.key)
+        new, info = model_bars(mg, song, cfg.new_bars, cfg.seed, cfg.key, cfg.adapt_steps)
         bars = {"ceiling": song.ceiling, "loop_floor": loop_floor(song), "model": new}
         counts = {
             s: compare(song.seed, song.reference, bars[s], cfg.seed_bars, cfg.new_bars)
@@ -233,12 +235,16 @@ def command_line(cfg: FidelityConfig, out: Path | None = None) -> str:
         parts.append(f"--checkpoint {cfg.checkpoint}")
     if cfg.quick:
         parts.append("--quick")
-    parts += [
-        f"--seed-bars {cfg.seed_bars}",
-        f"--new-bars {cfg.new_bars}",
-        f"--songs {cfg.songs}",
-        f"--seed {cfg.seed}",
-    ] + ([f"--key {cfg.key}"] if cfg.key else [])
+    parts += (
+        [
+            f"--seed-bars {cfg.seed_bars}",
+            f"--new-bars {cfg.new_bars}",
+            f"--songs {cfg.songs}",
+            f"--seed {cfg.seed}",
+        ]
+        + ([f"--key {cfg.key}"] if cfg.key else [])
+        + ([f"--adapt-steps {cfg.adapt_steps}"] if cfg.adapt_steps else [])
+    )
     return " ".join(parts + ([f"--out {out}"] if out else []))
 
 
@@ -252,6 +258,7 @@ def fidelity_command(
     out: Path | None = Path("out/fidelity"),
     seed: int = 0,
     key: str | None = None,
+    adapt_steps: int = 0,
     say: Callable[[str], None] = print,
 ) -> dict:
     """Continue the first bars of each song in FOLDER and compare the new bars, per track,
@@ -259,7 +266,8 @@ def fidelity_command(
     report.json and fidelity.png; prints the table."""
     from musegen.evaluate.fidelity_report import table, write_report
 
-    cfg = FidelityConfig(folder, checkpoint, seed_bars, new_bars, songs, quick, seed, key)
+    cfg = FidelityConfig(folder, checkpoint, seed_bars, new_bars, songs, quick, seed, key,
+                         adapt_steps)  # fmt: skip
     report = evaluate_fidelity(cfg, say=say)
     report["command"] = command_line(cfg, out)
     say(table(report))

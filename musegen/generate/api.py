@@ -146,7 +146,8 @@ class MuseGen:
             notice: called with one line for each thing the user should know (stand-ins...).
             options: any field of `musegen.ContinueRequest`: style, mood, temperature, top_k,
                 top_p, min_p, repetition_penalty, guidance, seed, key ("C:major"),
-                pitch_range ((lo, hi)), programs ([0, 40]), mood_candidates, guide_against.
+                pitch_range ((lo, hi)), programs ([0, 40]), mood_candidates, guide_against,
+                density, polyphony, register, adapt_steps.
         """
         if "variations" in options:
             raise InputError("`variations`: use MuseGen.variations(midi, n, ...) for several")

@@ -17,6 +17,7 @@ from symusic import Note, Score, Track
 
 from musegen.checkpoint.folder import Checkpoint
 from musegen.errors import InputError
+from musegen.generate.adapt import adapted
 from musegen.generate.plans import allowed_plans
 from musegen.generate.request import SEED_KEY, ContinueRequest
 from musegen.model.sampling import generate
@@ -102,6 +103,9 @@ def _generate(ckpt, seed, options, channels, progress, notice) -> list[Generated
                f"bars: the prompt keeps its last {len(prompt_ids)} of {len(seed_ids)} tokens, "
                "cut at a bar line")  # fmt: skip
 
+    if options.adapt_steps:
+        plan_tokens = {tok.token_id(name) for name in control_tokens()}
+        model = adapted(model, cond, prompt_ids, options.adapt_steps, ignore=plan_tokens)
     negatives = negative_conditions(tok, options)
     K = options.candidates
     B = options.variations * K  # row v * K + c is candidate c of variation v

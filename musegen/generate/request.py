@@ -17,6 +17,7 @@ MAX_BARS = 256
 SEED_KEY = "seed"  # `key`: keep the key the seed ends in
 MAX_VARIATIONS = 64
 MAX_MOOD_CANDIDATES = 16
+MAX_ADAPT_STEPS = 50
 # Classifier-free guidance when a style is asked for and no guidance is given: the evaluation
 # (docs/evaluation.md) finds the asked style recognised far more often than at 1 (off), with
 # the continuations of real seeds about as realistic.
@@ -53,6 +54,7 @@ class ContinueRequest:
     polyphony: int | list[int | None] | None = None  # notes sounding together, 1 .. 6
     register: int | list[int | None] | None = None  # 1 (bass) .. 5 (above C6)
     mood_candidates: int = 1  # with a mood: candidates decoded per variation (rejection, opt-in)
+    adapt_steps: int = 0  # gradient steps on the seed before sampling (generate.adapt); 0 = off
     guide_against: str = GUIDE_AGAINST[0]  # see continuation.negative_conditions
     sampling: SamplingConfig = field(init=False, repr=False, compare=False)
 
@@ -60,6 +62,7 @@ class ContinueRequest:
         _in_range("bars", self.bars, 1, MAX_BARS)
         _in_range("variations", self.variations, 1, MAX_VARIATIONS)
         _in_range("mood_candidates", self.mood_candidates, 1, MAX_MOOD_CANDIDATES, "1 (off)")
+        _in_range("adapt_steps", self.adapt_steps, 0, MAX_ADAPT_STEPS, "0 (off)")
         if self.guidance is None:
             self.guidance = STYLE_GUIDANCE if self.style is not None else 1.0
         if self.guidance < 0 or not math.isfinite(self.guidance):

@@ -69,6 +69,10 @@ class TrainConfig:
     # plans of one kind are all "any", and of the other bars whose plan of a kind is.
     plan_dropout: float = 0.25
     plan_bar_dropout: float = 0.1
+    # Share of training pieces whose bars are edited against their context (thinned, one
+    # voice, an octave away, a new key from a bar on) with plans measured again on the edit
+    # (musegen.data.plan_contrast): examples of a plan the context does not predict.
+    plan_contrast: float = 0.0
     # Share of training pieces laid out fill-in-the-middle around up to infill_max_bars bars
     # (all tracks, or one): what `infill` and `add_part` ask of the model.
     infill_share: float = 0.0
@@ -95,6 +99,7 @@ class TrainConfig:
             ("mode_switch", 0 <= self.mode_switch <= 1, "in [0, 1]"),
             ("plan_dropout", 0 <= self.plan_dropout <= 1, "in [0, 1]"),
             ("plan_bar_dropout", 0 <= self.plan_bar_dropout <= 1, "in [0, 1]"),
+            ("plan_contrast", 0 <= self.plan_contrast <= 1, "in [0, 1]"),
             ("infill_share", 0 <= self.infill_share <= 1, "in [0, 1]"),
             ("infill_max_bars", self.infill_max_bars >= 1, ">= 1"),
             ("piano_share", 0 <= self.piano_share <= 1, "in [0, 1]"),

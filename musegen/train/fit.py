@@ -151,6 +151,7 @@ class ShardData(L.LightningDataModule):
             mode_switch=cfg.mode_switch, piano_share=cfg.piano_share,
             transpose_share=cfg.transpose_share, transpose_range=cfg.transpose_range,
             plan_dropout=cfg.plan_dropout, plan_bar_dropout=cfg.plan_bar_dropout,
+            plan_contrast=cfg.plan_contrast,
             infill_share=cfg.infill_share, infill_max_bars=cfg.infill_max_bars,
         )  # fmt: skip
         val_sampler = WindowSampler(self.shards, "validation", self.context, 0.0, seed=cfg.seed)
