@@ -139,6 +139,8 @@ def _extras(train: dict) -> str | None:
                                               " semitones"),
             (train.get("piano_share", 0), "reduced to piano"),
             (train.get("mode_switch", 0), "switched to the other mode"),
+            (train.get("plan_contrast", 0), "with bars edited against their plans (plans "
+                                            "measured again; musegen.data.plan_contrast)"),
             (train.get("infill_share", 0), f"laid out fill-in-the-middle (regions of 1 to "
                                            f"{train.get('infill_max_bars')} bars)"),
         ) if share

@@ -62,11 +62,12 @@ def generate_continuations(
     notice: Callable[[str], None] | None = None,
 ) -> list[Generated]:
     """`options.variations` continuations of `seed`, decoded as one batch on one thread."""
+    threads = torch.get_num_threads()  # adapting to the seed trains: it takes them all
     with one_thread():
-        return _generate(ckpt, seed, options, channels, progress, notice)
+        return _generate(ckpt, seed, options, channels, progress, notice, threads)
 
 
-def _generate(ckpt, seed, options, channels, progress, notice) -> list[Generated]:
+def _generate(ckpt, seed, options, channels, progress, notice, threads=1) -> list[Generated]:
     started = time.perf_counter()
     tok, model = ckpt.tokenizer, ckpt.model
     tpq = seed.ticks_per_quarter
@@ -105,7 +106,11 @@ def _generate(ckpt, seed, options, channels, progress, notice) -> list[Generated
 
     if options.adapt_steps:
         plan_tokens = {tok.token_id(name) for name in control_tokens()}
-        model = adapted(model, cond, prompt_ids, options.adapt_steps, ignore=plan_tokens)
+        torch.set_num_threads(threads)
+        try:
+            model = adapted(model, cond, prompt_ids, options.adapt_steps, ignore=plan_tokens)
+        finally:
+            torch.set_num_threads(1)
     negatives = negative_conditions(tok, options)
     K = options.candidates
     B = options.variations * K  # row v * K + c is candidate c of variation v
