@@ -456,20 +456,3 @@ def test_plan_grammar_accepts_a_real_stream_with_plans(tok, grammar):
             break
         pg.advance(state, np.array([i]))
     assert refused and tok.starts_bar[refused[0]]
-
-
-def test_region_keys_follow_the_piece_and_fill_keyless_bars():
-    from musegen.generate.plans import allowed_plans, region_keys
-    from musegen.generate.request import ContinueRequest
-
-    plans = [{"Key": "C-major"}, {"Key": "any"}, {"Key": "A-minor"}, {"Key": "any"}]
-    assert region_keys(plans, 1, 4) == ["C-major", "A-minor", "A-minor"]
-    assert region_keys([{"Key": "any"}, {"Key": "G-major"}], 0, 2) == ["G-major", "G-major"]
-    assert region_keys([{"Key": "any"}] * 3, 0, 3) is None
-    keys = region_keys(plans, 2, 4)
-    allowed = allowed_plans(ContinueRequest(bars=2), plans[:2], keys)
-    assert allowed(0, "Key") == {"A-minor"} and allowed(1, "Key") == {"A-minor"}
-    asked = allowed_plans(ContinueRequest(bars=2, key="D:major"), plans[:2], keys)
-    assert asked(0, "Key") == {"D-major"}  # the user's key wins
-    mood = allowed_plans(ContinueRequest(bars=2, mood="sad"), plans[:2], keys)
-    assert len(mood(0, "Key")) == 12  # and so does a mood (any minor key)

@@ -25,7 +25,7 @@ from musegen.generate.continuation import (
     one_thread,
     place_new_bars,
 )
-from musegen.generate.plans import allowed_plans, region_keys
+from musegen.generate.plans import allowed_plans
 from musegen.generate.request import ContinueRequest
 from musegen.model.sampling import generate
 from musegen.music import timeline
@@ -185,14 +185,7 @@ def _fill_chunk(ckpt: Checkpoint, score: Score, lines: list[int], start: int, en
                                        pitch_range=pitch_range))  # fmt: skip
     if not grammar.writes_notes:
         raise InputError("no note this checkpoint can write fits the asked instrument and range")
-    # The region's key as the rest of the piece has it there: the chosen notes taken out
-    holed = score.copy()
-    for track in holed.tracks:
-        if _program(track) in chosen:
-            track.notes = [note for note in track.notes
-                           if not lines[start] <= note.time < lines[end]]  # fmt: skip
-    keys = region_keys(plans_of_ids(tok, tok.encode(holed)), start, end)
-    grammar = PlanGrammar(grammar, allowed_plans(options, plans[lo:start], keys))
+    grammar = PlanGrammar(grammar, allowed_plans(options, plans[lo:start]))
     cond = tok.condition_ids(options.style, options.mood)
     negatives = negative_conditions(tok, options)
     state = grammar.start(1)

@@ -46,34 +46,12 @@ def asked_levels(request: ContinueRequest, seed_plans: Sequence[Plan]) -> dict[s
     return asked
 
 
-def allowed_plans(request: ContinueRequest, seed_plans: Sequence[Plan],
-                  keys: Sequence[str] | None = None) -> AllowedPlan:  # fmt: skip
-    """The PlanGrammar's `allowed(bar, kind)` for this request. `keys`: a key value for each
-    new bar, asked where the request asks no key and no mood (see region_keys)."""
+def allowed_plans(request: ContinueRequest, seed_plans: Sequence[Plan]) -> AllowedPlan:
+    """The PlanGrammar's `allowed(bar, kind)` for this request."""
     asked = asked_levels(request, seed_plans)
-    if keys is not None and request.key is None and request.mood is None:
-        asked[KEY] = [{k} for k in keys] + asked[KEY][len(keys) :]
 
     def allowed(bar: int, kind: str) -> set[str] | None:
         values = asked[kind]
         return values[bar] if bar < len(values) else None
 
     return allowed
-
-
-def region_keys(plans: Sequence[Plan], start: int, end: int) -> list[str] | None:
-    """The key of each bar [start, end) of a piece as its plans (measured without the notes
-    being replaced) say, a keyless bar taking the last key before it; None when no bar up
-    to `end` has a key. Infilling keeps a bar in the key the rest of the piece has there."""
-    last = next((p[KEY] for p in reversed(plans[:start]) if p.get(KEY, ANY) != ANY), None)
-    keys = []
-    for plan in plans[start:end]:
-        if plan.get(KEY, ANY) != ANY:
-            last = plan[KEY]
-        keys.append(last)
-    if any(k is None for k in keys):
-        first = next((k for k in keys if k is not None), None)
-        if first is None:
-            return None
-        keys = [first if k is None else k for k in keys]
-    return keys
