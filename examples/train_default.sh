@@ -80,6 +80,15 @@ musegen train --config examples/configs/cpu-multitrack.yaml --out runs/multitrac
 musegen export runs/multitrack-s8 --name default --dtype bfloat16 --which last \
     --data data/cache-all --corpus data/corpus-m21 --corpus data/corpus-pop909 \
     --corpus data/corpus-groove --corpus data/corpus-band
+# Stage 9: 1200 steps from stage 8 with 0.5 of pieces edited against their bar plans
+# (thinned, one voice, doubled, an octave away, a new key; musegen/data/plan_contrast.py), peak
+# 3e-4; kept (docs/experiments/2026-12-04-plan-contrast.md).
+musegen train --config examples/configs/cpu-multitrack.yaml --out runs/plan-contrast \
+    --init-from checkpoints/default --lr 0.0003 --warmup-steps 20 --max-steps 1200 \
+    --plan-contrast 0.5 --val-every 200 --val-windows 32
+musegen export runs/plan-contrast --name default --dtype bfloat16 --which last \
+    --data data/cache-all --corpus data/corpus-m21 --corpus data/corpus-pop909 \
+    --corpus data/corpus-groove --corpus data/corpus-band
 python tools/dev_set.py      # data/dev: the held-out songs of each multitrack source
 musegen evaluate fidelity /usr/share/games/dink/dink/Sound --songs 20 \
     --out checkpoints/default/evaluation/fidelity-freedink
