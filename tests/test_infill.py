@@ -288,6 +288,21 @@ def test_the_same_seed_gives_the_same_bytes(mg, seed_file):
     assert one == two and one != Path(seed_file).read_bytes()
 
 
+def test_adapting_to_the_piece_changes_the_infill_not_the_rest(mg, seed_file):
+    weights = {k: v.clone() for k, v in mg.checkpoint.model.state_dict().items()}
+    plain = mg.infill(seed_file, bars=(2, 3), seed=7)
+    tuned = mg.infill(seed_file, bars=(2, 3), seed=7, adapt_steps=3)
+    assert tuned.part.to_bytes() != plain.part.to_bytes()
+    assert tuned.provenance["request"]["adapt_steps"] == 3
+    outside = [(t.name, [(n.time, n.pitch) for n in t.notes if not LINES[1] <= n.time < LINES[3]])
+               for t in tuned.score.tracks]  # fmt: skip
+    assert outside == [(t.name, [(n.time, n.pitch) for n in t.notes
+                                 if not LINES[1] <= n.time < LINES[3]])
+                       for t in plain.score.tracks]  # fmt: skip
+    model = mg.checkpoint.model.state_dict()
+    assert all(torch.equal(v, model[k]) for k, v in weights.items())
+
+
 # --------------------------------------------------------------------------- add a part
 
 

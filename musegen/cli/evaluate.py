@@ -126,6 +126,7 @@ def evaluate_infill(
     quick: bool = typer.Option(False, "--quick", help="2 songs, bars 3-4, parts 1-4: a smoke test"),
     out: Path = typer.Option(Path("out/infill"), "--out", help="folder for the report"),
     seed: int = typer.Option(0, help="random seed for sampling"),
+    adapt_steps: int = typer.Option(0, help="adapt to each piece first (0 = off)"),
 ) -> None:
     """Blank bars of each song and regenerate them; remove its bass or drums and add them back.
     Compare with the real part (its own fit with its surroundings is the ceiling) and check the
@@ -133,5 +134,6 @@ def evaluate_infill(
     from musegen.evaluate.infill_eval import InfillEvalConfig, infill_command
 
     cfg = InfillEvalConfig(folder, checkpoint=checkpoint, songs=songs, region=bars,
-                           part_bars=part_bars, quick=quick, seed=seed)  # fmt: skip
+                           part_bars=part_bars, quick=quick, seed=seed,
+                           adapt_steps=adapt_steps)  # fmt: skip
     infill_command(cfg, out=out, say=typer.echo)

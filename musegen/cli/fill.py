@@ -21,10 +21,13 @@ def _numbers(text: str | None, flag: str) -> list[int] | None:
 
 
 def _options(style, mood, temperature, top_p, seed, key, pitch_range, density, polyphony,
-             register) -> dict:  # fmt: skip
+             register, adapt_steps) -> dict:  # fmt: skip
     return dict(style=style, mood=mood, temperature=temperature, top_p=top_p, seed=seed,
                 key=key, pitch_range=_range(pitch_range), density=density,
-                polyphony=polyphony, register=register)  # fmt: skip
+                polyphony=polyphony, register=register, adapt_steps=adapt_steps)  # fmt: skip
+
+
+ADAPT_HELP = "gradient steps on the piece before generating (about 0.3 s each); 0 = off"
 
 
 @app.command()
@@ -43,6 +46,7 @@ def infill(
     density: int | None = typer.Option(None, help=DENSITY_HELP),
     polyphony: int | None = typer.Option(None, help=POLYPHONY_HELP),
     register: int | None = typer.Option(None, help=REGISTER_HELP),
+    adapt_steps: int = typer.Option(0, help=ADAPT_HELP),
     checkpoint: str | None = typer.Option(None, help="checkpoint folder or name"),
     soundfont: Path | None = typer.Option(None, help="SF2 for audio (default: see docs/cli.md)"),
     no_audio: bool = typer.Option(False, "--no-audio", help="skip WAV rendering"),
@@ -54,7 +58,7 @@ def infill(
 
     chosen = _numbers(tracks, "--tracks")
     options = _options(style, mood, temperature, top_p, seed, key, pitch_range, density,
-                       polyphony, register)  # fmt: skip
+                       polyphony, register, adapt_steps)  # fmt: skip
     written = write_filled(
         seed_file, out, lambda mg, s: mg.infill(s, bars=bars, tracks=chosen, **options),
         f"{seed_file.name}: bars {bars} regenerated", checkpoint=checkpoint,
@@ -80,6 +84,7 @@ def arrange(
     density: int | None = typer.Option(None, help=DENSITY_HELP),
     polyphony: int | None = typer.Option(None, help=POLYPHONY_HELP),
     register: int | None = typer.Option(None, help=REGISTER_HELP),
+    adapt_steps: int = typer.Option(0, help=ADAPT_HELP),
     checkpoint: str | None = typer.Option(None, help="checkpoint folder or name"),
     soundfont: Path | None = typer.Option(None, help="SF2 for audio (default: see docs/cli.md)"),
     no_audio: bool = typer.Option(False, "--no-audio", help="skip WAV rendering"),
@@ -99,7 +104,7 @@ def arrange(
         except ValueError as exc:
             fail(f"--add: {exc}")
     options = _options(style, mood, temperature, top_p, seed, key, pitch_range, density,
-                       polyphony, register)  # fmt: skip
+                       polyphony, register, adapt_steps)  # fmt: skip
     written = write_filled(
         seed_file, out, lambda mg, s: mg.arrange(s, parts, bars=bars, **options),
         f"{seed_file.name} + {', '.join(parts)}",

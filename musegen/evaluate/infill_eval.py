@@ -80,6 +80,7 @@ class InfillEvalConfig:
     part_bars: tuple[int, int] | None = None  # bars of an added part; default 1-8, quick 1-4
     quick: bool = False
     seed: int = 0  # sampling seed, the same for every song
+    adapt_steps: int = 0  # steps of adapting to each piece first (musegen.generate.adapt)
 
     def __post_init__(self) -> None:
         self.folder = Path(self.folder)
@@ -355,7 +356,9 @@ def infill_case(mg, song: Song, cfg: InfillEvalConfig) -> tuple[dict, object | N
     around, around_bars = song.around(first, last)
     k = last - first + 1
     try:
-        result = mg.infill(song.score, bars=(first, last), seed=cfg.seed)
+        result = mg.infill(
+            song.score, bars=(first, last), seed=cfg.seed, adapt_steps=cfg.adapt_steps
+        )
     except InputError as err:
         return {"error": str(err).splitlines()[0]}, None
     if len(result.score.tracks) != len(song.score.tracks) or result.region != (start, end):
@@ -405,7 +408,9 @@ def part_case(mg, song: Song, cfg: InfillEvalConfig, kind: str) -> dict | None:
     without = song.score.copy()
     without.tracks = [t.copy() for t in kept]
     try:
-        result = mg.add_part(without, program=program, bars=(first, last), seed=cfg.seed)
+        result = mg.add_part(
+            without, program=program, bars=(first, last), seed=cfg.seed, adapt_steps=cfg.adapt_steps
+        )
     except InputError as err:
         return {"error": str(err).splitlines()[0], "program": program}
     if len(result.score.tracks) != len(kept) + 1:
@@ -503,6 +508,7 @@ def command_line(cfg: InfillEvalConfig, out: Path | None = None) -> str:
     parts += ["--quick"] if cfg.quick else []
     parts += [f"--songs {cfg.songs}", "--bars {}-{}".format(*cfg.region),
               "--part-bars {}-{}".format(*cfg.part_bars), f"--seed {cfg.seed}"]  # fmt: skip
+    parts += [f"--adapt-steps {cfg.adapt_steps}"] if cfg.adapt_steps else []
     return " ".join(parts + ([f"--out {out}"] if out else []))
 
 

@@ -19,6 +19,7 @@ from symusic import Note, Score, Track
 
 from musegen.checkpoint.folder import Checkpoint
 from musegen.errors import InputError
+from musegen.generate.adapt import adapted
 from musegen.generate.continuation import (
     Generated,
     negative_conditions,
@@ -30,7 +31,7 @@ from musegen.generate.request import ContinueRequest
 from musegen.model.sampling import generate
 from musegen.music import timeline
 from musegen.music.instruments import gm_name
-from musegen.tokens.controls import KEY
+from musegen.tokens.controls import KEY, control_tokens
 from musegen.tokens.grammar import DRUMS, Constraints, Grammar
 from musegen.tokens.layout import infill_layout, plans_of_ids, split_bars
 from musegen.tokens.plan_grammar import PlanGrammar
@@ -187,6 +188,9 @@ def _fill_chunk(ckpt: Checkpoint, score: Score, lines: list[int], start: int, en
         raise InputError("no note this checkpoint can write fits the asked instrument and range")
     grammar = PlanGrammar(grammar, allowed_plans(options, plans[lo:start]))
     cond = tok.condition_ids(options.style, options.mood)
+    if options.adapt_steps:  # the piece around the region, holes and markers not scored
+        controls = {tok.token_id(name) for name in control_tokens()}
+        model = adapted(model, cond, context, options.adapt_steps, ignore=controls)
     negatives = negative_conditions(tok, options)
     state = grammar.start(1)
     eos = tok.eos_id
