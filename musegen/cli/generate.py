@@ -83,7 +83,7 @@ def continue_(
     adapt_steps: int = typer.Option(
         0,
         help="gradient steps on the seed before sampling, for seeds far from the corpus "
-        "(dynamic evaluation; about 0.1-0.3 s each); 0 = off",
+        "(dynamic evaluation; about 0.3 s each on 2 cores); 0 = off",
     ),
     key: str | None = typer.Option(
         None, help="key of the new bars, e.g. C:major (a plan; older checkpoints: the scale)"
